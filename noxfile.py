@@ -1,0 +1,97 @@
+"""The delivery pipeline: every gate a nox session with its own pinned venv.
+
+    lint ─┬─ sast ────┬─ test        then notify, whatever happened
+          ├─ secrets ─┤
+          └─ deps ────┘
+
+`nox -s pipeline` runs this graph (scans in parallel) exactly as CI does.
+`nox -s <gate> --no-dependencies` runs one gate alone. Pins live in
+pyproject.toml's dependency groups, locked with hashes under locks/.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+# nox loads this file by path; the pipeline's own code sits beside it in tools/.
+sys.path.insert(0, str(Path(__file__).parent))
+from tools.venvs import install_lock
+
+nox.needs_version = ">=2026.10.20"
+nox.options.default_venv_backend = "uv|virtualenv"
+# Venvs are kept between runs and re-synced only when their lock changes.
+nox.options.reuse_venv = "yes"
+nox.options.error_on_external_run = True
+nox.options.sessions = ["pipeline"]
+
+
+@nox.session(tags=["gate"], allow_parallel=True)
+def lint(session: nox.Session) -> None:
+    """ruff (style and the S security rules) and zizmor on .github/: the cheap fail-fast."""
+    install_lock(session, "lint")
+    session.run("python", "-m", "tools.gates.lint", *session.posargs)
+
+
+@nox.session(tags=["gate"], allow_parallel=True, requires=["lint"])
+def sast(session: nox.Session) -> None:
+    """Semgrep: the rule tests, then registry packs (online) plus .semgrep/rules.yml."""
+    install_lock(session, "sast")
+    session.run("python", "-m", "tools.gates.sast", *session.posargs)
+
+
+@nox.session(tags=["gate"], allow_parallel=True, requires=["lint"])
+def secrets(session: nox.Session) -> None:
+    """gitleaks with .gitleaks.toml over the full git history (or PIPELINE_BASE_REF..HEAD)."""
+    install_lock(session, "secrets")
+    session.run("python", "-m", "tools.gates.secrets", *session.posargs)
+
+
+@nox.session(tags=["gate"], allow_parallel=True, requires=["lint"])
+def deps(session: nox.Session) -> None:
+    """pip-audit, strict, on requirements.txt and the gates' own locks."""
+    install_lock(session, "deps")
+    session.run("python", "-m", "tools.gates.deps", *session.posargs)
+
+
+@nox.session(tags=["gate"], allow_parallel=True, requires=["sast", "secrets", "deps"])
+def test(session: nox.Session) -> None:
+    """pytest with branch coverage of src/, JUnit and Cobertura reports."""
+    install_lock(session, "test")
+    session.run("python", "-m", "tools.gates.test", *session.posargs)
+
+
+@nox.session
+def notify(session: nox.Session) -> None:
+    """Post the run's outcome to the SOC webhook (SHUFFLE_WEBHOOK_URL), signed."""
+    install_lock(session, "notify")
+    session.run("python", "-m", "tools.notify", *session.posargs)
+
+
+@nox.session(python=False)
+def pipeline(session: nox.Session) -> None:
+    """The whole graph in parallel, then notify; fails if any gate failed or was skipped.
+
+    Pass `-- --keep-going` to run every gate even after a failure.
+    """
+    session.run(sys.executable, "-m", "tools.pipeline", *session.posargs)
+
+
+@nox.session(python=False)
+def acceptance(session: nox.Session) -> None:
+    """Inject each class of defect into a copy of the project and check the right gate trips."""
+    session.run(sys.executable, "-m", "tools.acceptance", *session.posargs)
+
+
+@nox.session(python=False)
+def lock(session: nox.Session) -> None:
+    """Regenerate the hash locks from pyproject.toml; `-- --check` only verifies them."""
+    session.run(sys.executable, "-m", "tools.locks", *session.posargs)
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """Time the pipeline against sequential nox and the critical path; prints medians."""
+    session.run(sys.executable, "-m", "tools.bench", *session.posargs)

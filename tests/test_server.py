@@ -1,0 +1,47 @@
+"""The task API behind its real WSGI server, on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+from taskapi.__main__ import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback test URL)
+        return response.status, json.load(response)
+
+
+def test_server_binds_loopback_by_default_and_serves() -> None:
+    server = make_server(["--port", "0"])
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert server.effective_host == "127.0.0.1"
+        status, body = get_json(f"http://127.0.0.1:{server.effective_port}/health")
+        assert (status, body) == (200, {"status": "ok"})
+    finally:
+        server.close()
+
+
+def test_python_m_taskapi_serves_over_http() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "taskapi", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline().strip()
+            assert banner.startswith("taskapi: serving on http://127.0.0.1:")
+            status, _ = get_json(banner.rsplit(" ", 1)[-1] + "/tasks")
+            assert status == 200
+        finally:
+            process.terminate()

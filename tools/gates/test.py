@@ -1,0 +1,94 @@
+"""The `test` gate: pytest with branch coverage of the service, enforced by the
+threshold in pyproject.toml, writing reports/junit.xml and reports/coverage.xml.
+Extra arguments are passed to pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import xml.etree.ElementTree as ET
+
+from tools.gates._gate import REPORTS, Finding, GateError, Outcome, main, run_tool
+
+JUNIT = REPORTS / "junit.xml"
+COVERAGE = REPORTS / "coverage.xml"
+# The acceptance suite runs the whole pipeline on copies of the project: it is
+# its own nox session, not part of the gate.
+ACCEPTANCE = "tests/acceptance"
+TIMEOUT_S = 1800
+
+
+def failed_tests() -> list[Finding]:
+    try:
+        suite = ET.parse(JUNIT).getroot()  # noqa: S314
+    except (OSError, ET.ParseError) as error:
+        raise GateError(f"pytest wrote no readable JUnit report at {JUNIT}: {error}") from None
+    found = []
+    for case in suite.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            name = f"{case.get('classname', '')}::{case.get('name', '')}"
+            found.append(
+                Finding(
+                    rule="test-failed",
+                    level="error",
+                    path=case.get("file") or case.get("classname", "?").replace(".", "/") + ".py",
+                    line=int(case.get("line") or 0) or None,
+                    message=name,
+                    blocking=True,
+                )
+            )
+    return found
+
+
+def coverage_percent() -> float:
+    try:
+        root = ET.parse(COVERAGE).getroot()  # noqa: S314
+        return round(float(root.get("line-rate", "nan")) * 100, 2)
+    except (OSError, ET.ParseError, ValueError) as error:
+        raise GateError(f"pytest-cov wrote no readable report at {COVERAGE}: {error}") from None
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    for report in (JUNIT, COVERAGE):
+        report.unlink(missing_ok=True)
+    result = run_tool(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--ignore={ACCEPTANCE}",
+            f"--junitxml={JUNIT}",
+            "--cov",
+            f"--cov-report=xml:{COVERAGE}",
+            "--cov-report=term",
+            *args.pytest_args,
+        ],
+        timeout=TIMEOUT_S,
+        what="pytest",
+        capture=False,
+    )
+    # pytest: 0 passed, 1 tests failed or coverage under the threshold; 2-5 are errors.
+    if result.returncode not in (0, 1):
+        raise GateError(f"pytest did not complete (exit {result.returncode}): see its output above")
+    findings = failed_tests()
+    notes = [f"coverage {coverage_percent()}% of src/ (line rate)"]
+    if result.returncode == 1 and not findings:
+        findings.append(
+            Finding(
+                rule="coverage-under-threshold",
+                level="error",
+                path="pyproject.toml",
+                line=None,
+                message="coverage below [tool.coverage.report] fail_under",
+                blocking=True,
+            )
+        )
+    return Outcome(findings=findings, reports=[str(JUNIT), str(COVERAGE)], notes=notes)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="test", description=__doc__)
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    sys.exit(main("test", run, parser))

@@ -1,0 +1,94 @@
+"""Reading and tidying SARIF 2.1.0 reports written by the gates' tools."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from tools.gates._gate import Finding, GateError
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+
+
+def load(path: Path, *, tool: str) -> dict:
+    """Read a SARIF log; a missing or unreadable one is a gate error, never a pass."""
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GateError(f"{tool} wrote no SARIF report at {path}") from None
+    except (OSError, ValueError) as error:
+        raise GateError(f"{tool}'s SARIF report {path} is unreadable: {error}") from None
+    if not isinstance(log, dict) or not isinstance(log.get("runs"), list):
+        raise GateError(f"{tool}'s SARIF report {path} has no runs")
+    return log
+
+
+def relative_uri(uri: str, root: Path) -> str:
+    """GitHub resolves SARIF locations against the checkout: make them relative."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return uri
+    path = Path(unquote(parsed.path))
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def relativize(log: dict, root: Path) -> dict:
+    for run in log["runs"]:
+        for result in run.get("results") or []:
+            for location in result.get("locations") or []:
+                artifact = location.get("physicalLocation", {}).get("artifactLocation", {})
+                if "uri" in artifact:
+                    artifact["uri"] = relative_uri(artifact["uri"], root)
+                    artifact.pop("uriBaseId", None)
+        for artifact in run.get("artifacts") or []:
+            location = artifact.get("location", {})
+            if "uri" in location:
+                location["uri"] = relative_uri(location["uri"], root)
+        run.pop("originalUriBaseIds", None)
+    return log
+
+
+def write(log: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+
+
+def rule_levels(run: dict) -> dict[str, str]:
+    """Each rule's default level, for results that do not carry their own."""
+    rules = run.get("tool", {}).get("driver", {}).get("rules") or []
+    return {
+        rule["id"]: rule.get("defaultConfiguration", {}).get("level", "warning")
+        for rule in rules
+        if "id" in rule
+    }
+
+
+def findings(log: dict, *, blocking: Callable[[str], bool]) -> list[Finding]:
+    """Every result as a Finding; ``blocking(level)`` decides which fail the gate."""
+    found: list[Finding] = []
+    for run in log["runs"]:
+        levels = rule_levels(run)
+        for result in run.get("results") or []:
+            rule = result.get("ruleId", "unknown")
+            level = result.get("level") or levels.get(rule, "warning")
+            physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
+            text = result.get("message", {}).get("text", "")
+            found.append(
+                Finding(
+                    rule=rule,
+                    level=level,
+                    path=physical.get("artifactLocation", {}).get("uri", "?"),
+                    line=physical.get("region", {}).get("startLine"),
+                    message=text.splitlines()[0] if text else "",
+                    blocking=blocking(level),
+                )
+            )
+    return found

@@ -1,0 +1,45 @@
+"""Installing a gate's lock into its nox virtualenv, once per lock.
+
+nox reuses each gate's venv (``reuse_venv = "yes"``); a stamp in the venv
+records the digest of the lock it was synced from. An unchanged lock costs
+nothing; a changed lock re-syncs the venv to exactly the new pins, so a gate
+never runs a stale tool version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nox
+from nox.virtualenv import find_uv
+
+LOCK_DIR = Path(__file__).resolve().parent.parent / "locks"
+STAMP = ".pipeline-lock.sha256"
+
+
+def install_lock(session: nox.Session, group: str) -> None:
+    lock = LOCK_DIR / f"{group}.txt"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    venv = Path(session.virtualenv.location)
+    stamp = venv / STAMP
+    if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == digest:
+        session.log(f"venv matches locks/{lock.name}, nothing to install")
+        return
+    stamp.unlink(missing_ok=True)
+    if session.venv_backend == "uv":
+        # `uv pip sync` also removes whatever the previous lock had and this one has not.
+        _, uv, _ = find_uv()
+        session.run_install(
+            uv,
+            "pip",
+            "sync",
+            "--quiet",
+            "--require-hashes",
+            str(lock),
+            env={"VIRTUAL_ENV": str(venv)},
+            external=True,
+        )
+    else:
+        session.install("--quiet", "--require-hashes", "--no-deps", "-r", str(lock))
+    stamp.write_text(digest + "\n", encoding="utf-8")
