@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -81,14 +83,23 @@ def record_path(gate: str) -> Path:
     return RECORDS / f"{gate}.json"
 
 
+def tool_path(name: str) -> str:
+    """A tool from this interpreter's venv first, then from PATH: the gate's
+    pinned tool wins even when the venv is not activated."""
+    venv_bin = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([venv_bin, os.environ.get("PATH", "")])) or name
+
+
 def run_tool(
     argv: Sequence[str], *, timeout: float, what: str, capture: bool = True, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
     """Run a tool to completion; a missing binary or a timeout is a GateError.
-    With ``capture=False`` the tool's output goes straight to the console."""
+    argv[0] is looked up with ``tool_path``. With ``capture=False`` the tool's
+    output goes straight to the console."""
+    argv = [tool_path(argv[0]), *argv[1:]]
     try:
         return subprocess.run(
-            list(argv), capture_output=capture, text=True, timeout=timeout, check=False, **kwargs
+            argv, capture_output=capture, text=True, timeout=timeout, check=False, **kwargs
         )  # type: ignore[call-overload]
     except FileNotFoundError as error:
         raise GateError(
