@@ -76,7 +76,8 @@ def pipeline(session: nox.Session) -> None:
 
     Pass `-- --keep-going` to run every gate even after a failure.
     """
-    session.run(sys.executable, "-m", "tools.pipeline", *session.posargs)
+    # After Ctrl-C the pipeline still records the run and notifies: give it time.
+    session.run(sys.executable, "-m", "tools.pipeline", *session.posargs, interrupt_timeout=60)
 
 
 @nox.session(python=False)

@@ -1,0 +1,83 @@
+"""The run record for people: a console table and a Markdown summary."""
+
+from __future__ import annotations
+
+from tools.pipeline.record import FAILED, PASSED, GateRun, PipelineRun
+
+
+def findings_text(gate: GateRun) -> str:
+    counts = [f"{count} {level}" for level, count in sorted(gate.findings.items()) if count]
+    return ", ".join(counts) or "-"
+
+
+def duration_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def _rows(run: PipelineRun) -> list[list[str]]:
+    return [
+        [
+            gate.gate,
+            gate.status,
+            duration_text(gate.duration_s),
+            findings_text(gate),
+            ", ".join(gate.reports) or "-",
+        ]
+        for gate in run.gates
+    ]
+
+
+HEADER = ["gate", "status", "duration", "findings", "reports"]
+
+
+def console_table(run: PipelineRun, log_tails: dict[str, str]) -> str:
+    rows = [HEADER, *_rows(run)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    for gate in run.gates:
+        if gate.status == PASSED:
+            continue
+        lines.append(f"\n{gate.gate} {gate.status}: {gate.reason}")
+        tail = log_tails.get(gate.gate, "").rstrip() if gate.status == FAILED else ""
+        if tail:
+            lines.extend(f"  | {line}" for line in tail.splitlines())
+    lines.append(f"\npipeline {run.status} in {run.duration_s:.1f}s")
+    return "\n".join(lines)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(run: PipelineRun) -> str:
+    lines = [
+        f"## Pipeline {run.status}",
+        "",
+        f"`{run.repository}` at `{(run.commit or 'no commit')[:12]}` on `{run.branch or '-'}`,"
+        f" {run.duration_s:.1f}s",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in _rows(run)]
+    for gate in run.gates:
+        if gate.status == PASSED:
+            continue
+        lines += ["", f"### {gate.gate}: {gate.status}", "", _cell(gate.reason)]
+        if gate.blocking:
+            lines.append("")
+            for finding in gate.blocking:
+                where = (
+                    f"{finding.get('path')}:{finding.get('line')}"
+                    if finding.get("line")
+                    else finding.get("path")
+                )
+                lines.append(
+                    f"- `{_cell(finding.get('rule'))}` {_cell(where)}: "
+                    f"{_cell(finding.get('message'))}"
+                )
+    return "\n".join(lines) + "\n"
