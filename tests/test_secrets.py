@@ -239,7 +239,7 @@ def test_outside_git_only_the_working_tree_is_scanned(history: History, tmp_path
     shutil.copytree(history.repo, tree, ignore=shutil.ignore_patterns(".git"))
     clean = run_gate(tree)
     assert clean.code == 0, clean.stderr
-    assert "not a git repository: scanned the working tree only" in clean.stdout
+    assert "scanned the working tree only: not a git repository" in clean.stdout
     assert clean.reports("secrets.json")["commits_scanned"] is None
 
     token, in_venv = github_token(), github_token()

@@ -1,8 +1,8 @@
 """The `secrets` gate: gitleaks with .gitleaks.toml over the git history.
 
-In a git repository it scans every commit (`gitleaks git`), or only BASE..HEAD
-when a base ref is given (`--base-ref` or PIPELINE_BASE_REF, for a pull
-request). Outside a git repository it scans the working tree (`gitleaks dir`)
+In a git repository it scans every commit HEAD descends from (`gitleaks git`),
+or only BASE..HEAD when a base ref is given (`--base-ref` or PIPELINE_BASE_REF,
+for a pull request). Outside a git repository it scans the working tree (`gitleaks dir`)
 and says so. Any leak blocks. Values are always redacted: the console, the
 SARIF report and reports/secrets.json name the rule, file, line and commit,
 never the secret.
@@ -195,7 +195,7 @@ def scope(base_ref: str | None) -> Scope:
     if not inside_git_repository():
         if base_ref:
             raise GateError(f"a base ref ({base_ref}) was given but this is not a git repository")
-        return Scope("dir", "not a git repository: scanned the working tree only (gitleaks dir)")
+        return Scope("dir", "the working tree only: not a git repository (gitleaks dir)")
     shallow = git("rev-parse", "--is-shallow-repository")
     if shallow.stdout.strip() == "true":
         raise GateError(f"this clone is shallow, so its history cannot be scanned: {FETCH_HINT}")
