@@ -1,0 +1,152 @@
+"""The JSON document posted to the webhook, bounded in size and free of secrets.
+
+It carries the run's identity, its overall status, a severity and, per gate,
+the status, the count of findings per SARIF level and the ids of the rules that
+blocked. Never a finding's message, path or matched text, never a secret, never
+the webhook URL: the SOC follows ``run_url`` for details.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass
+
+from tools.gates._gate import utc_now
+from tools.notify.inputs import GateResult, Outcome, RunContext
+
+SCHEMA_VERSION = 1
+
+# Severity on TheHive's scale (1 low, 2 medium, 3 high, 4 critical) from the
+# gates that failed, the highest winning. A failed secrets or SAST gate may mean
+# an exposed credential or an exploitable flaw on its way to production;
+# a vulnerable dependency usually has a fix to take; lint and test failures are
+# engineering problems. `scans` is the CI job grouping sast, secrets and deps.
+GATE_SEVERITY = {"secrets": 3, "sast": 3, "scans": 3, "deps": 2, "lint": 1, "test": 1}
+UNKNOWN_GATE_SEVERITY = 2
+# A run that failed or whose outcome is unknown, with no failed gate to blame.
+UNEXPLAINED_SEVERITY = 2
+BASELINE_SEVERITY = 1
+SEVERITY_LABELS = {1: "low", 2: "medium", 3: "high", 4: "critical"}
+
+# Size bounds: the worst case stays under MAX_BODY_BYTES (a test builds it).
+MAX_BODY_BYTES = 32 * 1024
+MAX_GATES = 16
+MAX_RULES_PER_GATE = 10
+MAX_ID_CHARS = 64
+MAX_TEXT_CHARS = 200
+MAX_URL_CHARS = 400
+MAX_COUNT = 10**9
+RULE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@+-]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class GateSummary:
+    gate: str
+    status: str
+    findings: dict[str, int]
+    blocking_rules: list[str]
+    blocking_rules_omitted: int
+
+
+@dataclass(frozen=True)
+class Payload:
+    schema_version: int
+    event_id: str
+    dedupe_key: str
+    timestamp: str
+    title: str
+    repository: str | None
+    commit: str | None
+    ref: str | None
+    actor: str | None
+    run_id: str | None
+    run_url: str | None
+    status: str
+    severity: int
+    severity_label: str
+    source: str
+    input_error: str | None
+    duration_s: float | None
+    gates: list[GateSummary]
+    gates_omitted: int
+
+    def body(self) -> bytes:
+        """The exact bytes sent and signed: compact, key order fixed."""
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
+    if value is None:
+        return None
+    return CONTROL.sub("", value)[:limit] or None
+
+
+def rule_id(value: str) -> str:
+    return RULE_ID_UNSAFE.sub("_", value)[:MAX_ID_CHARS]
+
+
+def gate_summary(gate: GateResult) -> GateSummary:
+    rules = sorted({rule_id(rule) for rule in gate.blocking_rules if rule})
+    return GateSummary(
+        gate=gate.gate[:MAX_ID_CHARS],
+        status=gate.status,
+        findings={level: min(count, MAX_COUNT) for level, count in gate.findings.items()},
+        blocking_rules=rules[:MAX_RULES_PER_GATE],
+        blocking_rules_omitted=max(0, len(rules) - MAX_RULES_PER_GATE),
+    )
+
+
+def severity(status: str, gates: list[GateResult]) -> int:
+    failed = [
+        GATE_SEVERITY.get(g.gate, UNKNOWN_GATE_SEVERITY) for g in gates if g.status == "failed"
+    ]
+    if failed:
+        return max(failed)
+    return UNEXPLAINED_SEVERITY if status in {"failed", "unknown"} else BASELINE_SEVERITY
+
+
+def dedupe_key(repository: str | None, commit: str | None, run: str | None) -> str:
+    """The same run of the same commit of the same repository always gets the
+    same key (TheHive's ``sourceRef``); every delivery attempt and every re-send
+    of one run's record de-duplicates on it."""
+    identity = "\n".join([repository or "", commit or "", run or "local"])
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def build(outcome: Outcome, context: RunContext, input_error: str | None = None) -> Payload:
+    repository = _text(outcome.repository or context.repository)
+    commit = _text(outcome.commit or context.commit, MAX_ID_CHARS)
+    ref = _text(context.ref or (f"refs/heads/{outcome.branch}" if outcome.branch else None))
+    # In Actions the run and its attempt name the run; locally, the record's start time.
+    run = f"{context.run_id}.{context.run_attempt or 1}" if context.run_id else outcome.started_at
+    level = severity(outcome.status, outcome.gates)
+    short = commit[:12] if commit else "unknown commit"
+    return Payload(
+        schema_version=SCHEMA_VERSION,
+        event_id=str(uuid.uuid4()),
+        dedupe_key=dedupe_key(repository, commit, run),
+        timestamp=utc_now(),
+        title=f"Pipeline {outcome.status}: {repository or 'unknown repository'} @ {short}"[
+            :MAX_TEXT_CHARS
+        ],
+        repository=repository,
+        commit=commit,
+        ref=ref,
+        actor=_text(context.actor),
+        run_id=_text(context.run_id, MAX_ID_CHARS),
+        run_url=_text(context.run_url, MAX_URL_CHARS),
+        status=outcome.status,
+        severity=level,
+        severity_label=SEVERITY_LABELS[level],
+        source=outcome.source,
+        input_error=_text(input_error),
+        duration_s=round(min(outcome.duration_s, 1e7), 3)
+        if outcome.duration_s is not None
+        else None,
+        gates=[gate_summary(gate) for gate in outcome.gates[:MAX_GATES]],
+        gates_omitted=max(0, len(outcome.gates) - MAX_GATES),
+    )

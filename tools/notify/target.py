@@ -1,0 +1,75 @@
+"""SHUFFLE_WEBHOOK_URL, checked and named by its host only.
+
+The URL of a webhook trigger usually embeds its token (in the path or the
+query), so nothing here ever repeats the value: messages name the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+URL_ENV = "SHUFFLE_WEBHOOK_URL"
+SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not its value)
+
+
+class BadURL(Exception):
+    """SHUFFLE_WEBHOOK_URL is set but unusable; the message never contains it."""
+
+
+@dataclass(frozen=True)
+class Target:
+    # Kept out of repr so that no traceback or debug print shows the token.
+    url: str = field(repr=False)
+    host: str
+    scheme: str
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def plaintext_remote(self) -> bool:
+        return self.scheme == "http" and not self.loopback
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse(raw: str) -> Target:
+    value = raw.strip()
+    problem = f"{URL_ENV} must be an http:// or https:// URL with a host (value not shown)"
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+        raise BadURL(f"{problem}: it contains spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError on a bad port
+        host = parts.hostname or ""
+        httpx.URL(value)
+    except (ValueError, httpx.InvalidURL):
+        raise BadURL(f"{problem}: it does not parse") from None
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise BadURL(f"{problem}: the scheme is not http or https")
+    if not host or port == 0:
+        raise BadURL(f"{problem}: it has no host or port")
+    return Target(url=value, host=host, scheme=scheme)
+
+
+def redact(text: str, target: Target) -> str:
+    """``text`` with every part of the URL that may hold a token blanked out:
+    a last guard for messages of third-party exceptions."""
+    parts = urlsplit(target.url)
+    for secret_part in (target.url, parts.path, parts.query, parts.password, parts.username):
+        if secret_part and len(secret_part) > 1:
+            text = text.replace(secret_part, "***")
+    return text
