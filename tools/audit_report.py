@@ -42,9 +42,10 @@ class Vulnerability:
     description: str
 
     def summary(self) -> str:
-        aliases = f" ({', '.join(self.aliases)})" if self.aliases else ""
+        """One line, without the advisory id: it is the rule the line goes with."""
+        aliases = f" (aliases {', '.join(self.aliases)})" if self.aliases else ""
         fixed = f"fixed in {', '.join(self.fix_versions)}" if self.fix_versions else "no fix yet"
-        return f"{self.package} {self.version}: {self.id}{aliases}, {fixed}"
+        return f"{self.package} {self.version} is affected{aliases}; {fixed}"
 
     def fingerprint(self) -> str:
         key = "\0".join((self.manifest, self.package, self.id))
@@ -92,7 +93,8 @@ def vulnerabilities(report: object, pins: list[Pin]) -> list[Vulnerability]:
                     package=name,
                     version=str(dependency.get("version", pin.version)),
                     id=vuln["id"],
-                    aliases=_strings(vuln.get("aliases", []), f"{vuln['id']} aliases"),
+                    # pip-audit keeps aliases in a set: sorted, reports are reproducible.
+                    aliases=tuple(sorted(_strings(vuln.get("aliases", []), "aliases"))),
                     fix_versions=_strings(vuln.get("fix_versions", []), f"{vuln['id']} fixes"),
                     description=description if isinstance(description, str) else "",
                 )

@@ -108,9 +108,9 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     # Idle keep-alive connections are dropped rather than holding a thread forever.
     timeout = 30
-    # Headers and body leave in one segment (the stdlib flushes after each
-    # request), and without Nagle: otherwise every answer waits out the
-    # client's delayed ACK, about 40 ms a query.
+    # Headers and body leave in one segment (send_json flushes), and without
+    # Nagle: otherwise every answer waits out the client's delayed ACK, about
+    # 40 ms a query.
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
     server: MirrorServer
@@ -128,6 +128,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        # The stdlib does not flush after some of its own errors (501).
+        self.wfile.flush()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Every error as JSON, including the ones the stdlib raises itself
