@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ADVISORIES
 
-from tools.osv import database, server
+from tools.osv import bench, database, server
 from tools.osv.server import MirrorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,3 +183,10 @@ def test_standalone_mirror_without_a_database_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"osv: error: no OSV advisory found in {tmp_path}"
+
+
+def test_benchmark_prints_load_and_query_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(["--db", str(ADVISORIES), "--loads", "1", "--queries", "50"])
+    load, query = capsys.readouterr().out.splitlines()
+    assert load.startswith("load: 8 advisories, 5 packages")  # redis's is withdrawn
+    assert query.startswith("query: 50 POST /v1/query over HTTP keep-alive: median")
