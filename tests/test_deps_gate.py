@@ -296,6 +296,19 @@ def test_pip_audit_exit_1_without_a_report_is_an_error_not_findings(
     assert "Traceback" not in result.stderr
 
 
+def test_manifests_given_by_absolute_path_are_reported_relative(
+    advisory_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "locks").mkdir()
+    manifest = tmp_path / "locks" / "extra.txt"
+    manifest.write_text(lock("flask==2.2.4"), encoding="utf-8")
+    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(advisory_db)}, "--manifest", str(manifest))
+    assert result.returncode == 1
+    log = json.loads((tmp_path / "reports" / "deps.sarif").read_text(encoding="utf-8"))
+    (found,) = log["runs"][0]["results"]
+    assert found["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "locks/extra.txt"
+
+
 def test_an_unreachable_mirror_url_fails_at_once(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text(lock("flask==3.1.3"), encoding="utf-8")
     result = run_gate(tmp_path, {"PIPELINE_OSV_DB": "http://127.0.0.1:9/v1/query"})
@@ -310,6 +323,7 @@ def test_an_unreachable_mirror_url_fails_at_once(tmp_path: Path) -> None:
         ("flask>=2.2\n", "requirements.txt:1: not an exact pin"),
         ("flask==3.1.3\n", "requirements.txt:1: flask has no --hash"),
         ("-r other.txt\n", "requirements.txt:1: -r is not audited"),
+        ("# nothing pinned\n", "requirements.txt pins nothing"),
     ],
 )
 def test_bad_manifests_are_one_line_errors(tmp_path: Path, manifest: str, message: str) -> None:

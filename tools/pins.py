@@ -96,14 +96,15 @@ def parse(text: str, manifest: str) -> list[Pin]:
     return pins
 
 
-def read(path: Path) -> list[Pin]:
+def read(path: Path, label: str | None = None) -> list[Pin]:
+    """The pins of ``path``, recorded under ``label`` (default: the path)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise PinError(f"cannot read {path}: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise PinError(f"{path} is not UTF-8 text") from None
-    return parse(text, path.as_posix())
+    return parse(text, label or path.as_posix())
 
 
 def partitions(pins: list[Pin]) -> list[list[Pin]]:

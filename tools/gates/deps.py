@@ -222,9 +222,13 @@ def run(args: argparse.Namespace) -> Outcome:
         report.unlink(missing_ok=True)
     manifests = [Path(m) for m in args.manifest] if args.manifest else default_manifests()
     try:
-        locked = [pins.read(manifest) for manifest in manifests]
+        # SARIF locations are relative to the checkout, as GitHub resolves them.
+        locked = [pins.read(m, sarif.relative_uri(str(m.resolve()), Path.cwd())) for m in manifests]
     except PinError as error:
         raise GateError(str(error)) from None
+    for manifest, found in zip(manifests, locked, strict=True):
+        if not found:  # an emptied lock must not pass as a clean one
+            raise GateError(f"{manifest} pins nothing: regenerate it with `nox -s lock`")
     with vulnerability_service() as service:
         audits, found = audit_all(locked, service)
     version = pip_audit_version()
