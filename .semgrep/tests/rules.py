@@ -6,17 +6,25 @@
 # Deliberately insecure: excluded from the project's scan (.semgrepignore) and from ruff.
 # ruff: noqa
 import asyncio
+import asyncio as aio
 import os
 import socket
 import socketserver
 import subprocess
+import subprocess as sp
+from asyncio import run as run_coroutine
 from http.server import HTTPServer
+from os import system
+from subprocess import Popen
 from wsgiref.simple_server import make_server
 
 import flask
 import jwt
+import jwt as pyjwt
 import waitress
 from flask import Flask
+from jose import jwt as jose_jwt
+from jwt import decode as decode_token
 
 app = Flask(__name__)
 user_input = input()
@@ -99,9 +107,13 @@ async def main() -> None:
     pass
 
 
-# asyncio's event-loop debug mode is not Flask's debugger.
+# asyncio's event-loop debug mode is not Flask's debugger, however it is imported.
 # ok: flask-debug-true
 asyncio.run(main(), debug=True)
+# ok: flask-debug-true
+aio.run(main(), debug=True)
+# ok: flask-debug-true
+run_coroutine(main(), debug=True)
 
 
 # --- subprocess-shell-true --------------------------------------------------------
@@ -140,6 +152,14 @@ os.system("rm -rf " + user_input)
 # ok: subprocess-shell-true
 os.system("true")
 # ruleid: subprocess-shell-true
+system(user_input)
+# ruleid: subprocess-shell-true
+sp.call(user_input, shell=True)
+# ruleid: subprocess-shell-true
+Popen(user_input, shell=True)
+# ok: subprocess-shell-true
+Popen("make all", shell=True)
+# ruleid: subprocess-shell-true
 os.popen(user_input)
 # ruleid: subprocess-shell-true
 subprocess.getoutput(f"id {user_input}")
@@ -172,6 +192,14 @@ jwt.decode_complete(TOKEN, options={"verify_signature": False})
 jwt.decode(TOKEN, KEY, algorithms=["none"])
 # ruleid: jwt-decode-without-verification
 jwt.decode(TOKEN, KEY, algorithms=["HS256", "None"])
+# ruleid: jwt-decode-without-verification
+pyjwt.decode(TOKEN, KEY, verify=False)
+# ruleid: jwt-decode-without-verification
+decode_token(TOKEN, options={"verify_signature": False})
+# ruleid: jwt-decode-without-verification
+jose_jwt.decode(TOKEN, KEY, options={"verify_signature": False})
+# ok: jwt-decode-without-verification
+jose_jwt.decode(TOKEN, KEY, algorithms=["HS256"])
 # ok: jwt-decode-without-verification
 jwt.decode(TOKEN, KEY, algorithms=["HS256"])
 # ok: jwt-decode-without-verification
@@ -180,6 +208,8 @@ jwt.decode(TOKEN, KEY, algorithms=["HS256"], options={"verify_signature": True})
 jwt.decode(TOKEN, KEY, algorithms=["HS256"], options={"verify_exp": False})
 # ok: jwt-decode-without-verification
 jwt.decode(TOKEN, KEY, verify=True)
+# ok: jwt-decode-without-verification
+jwt.decode(TOKEN, KEY, algorithms=["HS256"], options={"require": ["exp", "none"]})
 
 UNVERIFIED = {"verify_signature": False}
 ALGORITHMS = ["none"]
