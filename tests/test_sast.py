@@ -1,0 +1,406 @@
+"""The `sast` gate with the real Semgrep: its rule tests, and whole gate runs on copies
+of the service in tmp dirs. Semgrep takes seconds to start, so each gate run is shared
+by a module-scoped fixture and the assertions on it stay exact."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.gates._gate import tool_path
+from tools.gates.sast import OFFLINE_NOTE, QUIET_ENV, QUIET_FLAGS
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / ".semgrep" / "rules.yml"
+FIXTURE = ROOT / ".semgrep" / "tests" / "rules.py"
+SERVICE = Path("src/taskapi/app.py")
+# The rules the design asks for, with the SARIF level each one reports at.
+EXPECTED_RULES = {
+    "flask-debug-true": "error",
+    "subprocess-shell-true": "error",
+    "jwt-decode-without-verification": "error",
+    "hardcoded-bind-all-interfaces": "warning",
+}
+# Semgrep names a rule from .semgrep/rules.yml after its folder.
+PREFIX = "semgrep."
+GATE_TIMEOUT_S = 600
+
+
+@dataclass
+class GateRun:
+    project: Path
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def record(self) -> dict:
+        return json.loads((self.project / "reports/gates/sast.json").read_text())
+
+    @property
+    def sarif(self) -> dict:
+        return json.loads((self.project / "reports/sast.sarif").read_text())
+
+    @property
+    def json_report(self) -> dict:
+        return json.loads((self.project / "reports/sast.json").read_text())
+
+    def reports_exist(self) -> bool:
+        return any(
+            (self.project / "reports" / name).exists() for name in ("sast.sarif", "sast.json")
+        )
+
+
+def gate_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without anything that would steer the gate's network
+    choice, so each test states its own (CI runs these tests in GitHub Actions)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"PIPELINE_OFFLINE", "GITHUB_ACTIONS", "SEMGREP_URL"}
+    }
+    return {**env, **QUIET_ENV, "PYTHONPATH": str(ROOT), **extra}
+
+
+def make_project(where: Path, files: dict[str, str] | None = None) -> Path:
+    """A copy of the service with the project's Semgrep setup, plus ``files``."""
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / ".semgrep", where / ".semgrep")
+    for name in (".semgrepignore", ".gitignore"):
+        shutil.copy(ROOT / name, where / name)
+    shutil.copytree(ROOT / "src", where / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text in (files or {}).items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_text(text, encoding="utf-8")
+    return where
+
+
+def run_gate(project: Path, **env: str) -> GateRun:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.gates.sast"],
+        cwd=project,
+        env=gate_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+    )
+    return GateRun(project, result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections: an unreachable registry, offline."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        yield probe.getsockname()[1]
+
+
+# --- the rule tests -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rule_tests() -> dict:
+    result = subprocess.run(
+        [
+            tool_path("semgrep"),
+            "--test",
+            "--strict",
+            "--json",
+            *QUIET_FLAGS,
+            "--config",
+            str(RULES),
+            str(FIXTURE),
+        ],
+        cwd=ROOT,
+        env=gate_env(),
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def test_rule_file_holds_the_designed_rules() -> None:
+    rules = yaml.safe_load(RULES.read_text())["rules"]
+    levels = {"ERROR": "error", "WARNING": "warning"}
+    assert {rule["id"]: levels[rule["severity"]] for rule in rules} == EXPECTED_RULES
+
+
+def test_rule_tests_pass_for_every_rule(rule_tests: dict) -> None:
+    checks = {
+        check_id: check
+        for config in rule_tests["results"].values()
+        for check_id, check in config["checks"].items()
+    }
+    assert set(checks) == set(EXPECTED_RULES)
+    assert all(check["passed"] for check in checks.values())
+    assert rule_tests["config_with_errors"] == []
+
+
+@pytest.mark.parametrize("rule", sorted(EXPECTED_RULES))
+def test_every_rule_is_tested_both_ways(rule: str, rule_tests: dict) -> None:
+    text = FIXTURE.read_text()
+    ruleid = re.findall(rf"^\s*# ruleid:.*\b{re.escape(rule)}\b", text, re.MULTILINE)
+    ok = re.findall(rf"^\s*# ok:.*\b{re.escape(rule)}\b", text, re.MULTILINE)
+    assert len(ruleid) >= 3
+    assert len(ok) >= 3
+    (config,) = rule_tests["results"].values()
+    (matches,) = config["checks"][rule]["matches"].values()
+    assert matches["reported_lines"] == matches["expected_lines"]
+    assert len(matches["expected_lines"]) == len(ruleid)
+
+
+# --- a clean project, offline -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> GateRun:
+    project = make_project(tmp_path_factory.mktemp("clean"))
+    return run_gate(project, PIPELINE_OFFLINE="1")
+
+
+def test_clean_project_passes(clean: GateRun) -> None:
+    assert clean.code == 0, clean.stderr
+    record = clean.record
+    assert (record["status"], record["findings"], record["blocking"]) == ("passed", {}, [])
+    assert record["reports"] == ["reports/sast.sarif", "reports/sast.json"]
+    assert "rule tests: 4 rule(s) passed" in clean.stdout
+
+
+def test_clean_scan_covers_the_service_and_skips_the_fixtures(clean: GateRun) -> None:
+    scanned = clean.json_report["paths"]["scanned"]
+    assert str(SERVICE) in scanned
+    assert not [path for path in scanned if path.startswith(".semgrep/")]
+
+
+def test_offline_run_says_so_everywhere(clean: GateRun) -> None:
+    note = f"{OFFLINE_NOTE} (PIPELINE_OFFLINE=1)"
+    assert f"sast: WARNING: {note}" in clean.stderr
+    assert note in clean.stdout
+    assert any(note in line for line in clean.record["notes"])
+    assert any(note in line for line in clean.json_report["notes"])
+    (run,) = clean.sarif["runs"]
+    notifications = run["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["level"] == "warning" and note in n["message"]["text"] for n in notifications)
+    assert sorted(rule["id"] for rule in run["tool"]["driver"]["rules"]) == sorted(
+        PREFIX + rule for rule in EXPECTED_RULES
+    )
+
+
+# --- each ERROR pattern injected into the service -----------------------------------
+
+# Each spelling goes into its own copy of the service's app factory, just before
+# `return app`; the line marked `# <-` is the one that must be reported.
+INJECTIONS = {
+    "debug-true": ("flask-debug-true", ["app.run(debug=True)  # <-"]),
+    "debug-one": ("flask-debug-true", ['app.run(host="127.0.0.1", debug=1)  # <-']),
+    "debug-config": ("flask-debug-true", ['app.config["DEBUG"] = True  # <-']),
+    "debug-kwargs": (
+        "flask-debug-true",
+        ['run_options = {"port": 8080, "debug": True}', "app.run(**run_options)  # <-"],
+    ),
+    "shell-true": (
+        "subprocess-shell-true",
+        ['subprocess.run("ping -c1 " + request.args["host"], shell=True)  # <-'],
+    ),
+    "shell-fstring": (
+        "subprocess-shell-true",
+        ["subprocess.check_output(f\"dig {request.args['host']}\", shell=1)  # <-"],
+    ),
+    "os-system": ("subprocess-shell-true", ['os.system("ping " + request.args["host"])  # <-']),
+    "getoutput": ("subprocess-shell-true", ["subprocess.getoutput(request.args['cmd'])  # <-"]),
+    "jwt-options": (
+        "jwt-decode-without-verification",
+        ['jwt.decode(request.args["token"], options={"verify_signature": False})  # <-'],
+    ),
+    "jwt-options-variable": (
+        "jwt-decode-without-verification",
+        [
+            "unverified = dict(verify_signature=False)",
+            'jwt.decode(request.args["token"], options=unverified)  # <-',
+        ],
+    ),
+    "jwt-verify-false": (
+        "jwt-decode-without-verification",
+        ['jwt.decode(request.args["token"], "key", verify=False)  # <-'],
+    ),
+    "jwt-none": (
+        "jwt-decode-without-verification",
+        ['jwt.decode(request.args["token"], "key", algorithms=["none"])  # <-'],
+    ),
+}
+
+
+def inject(service: str, lines: list[str]) -> tuple[str, int]:
+    """The service with ``lines`` before `return app`, and the marked line's number."""
+    head, tail = service.split("\n    return app\n")
+    head = "import os\nimport subprocess\n\nimport jwt\n" + head
+    text = head + "".join(f"\n    {line}" for line in lines) + "\n    return app\n" + tail
+    (marked,) = [n for n, line in enumerate(text.splitlines(), 1) if line.endswith("# <-")]
+    return text, marked
+
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[GateRun, dict[str, tuple]]:
+    service = (ROOT / SERVICE).read_text()
+    files, expected = {}, {}
+    for name, (rule, lines) in INJECTIONS.items():
+        path = f"src/taskapi/injected_{name.replace('-', '_')}.py"
+        files[path], line = inject(service, lines)
+        expected[name] = (PREFIX + rule, path, line)
+    project = make_project(tmp_path_factory.mktemp("injected"), files)
+    return run_gate(project, PIPELINE_OFFLINE="1"), expected
+
+
+def test_injected_errors_fail_the_gate_with_exactly_those_findings(injected: tuple) -> None:
+    run, expected = injected
+    assert run.code == 1, run.stderr
+    record = run.record
+    assert record["status"] == "failed"
+    blocking = {(f["rule"], f["path"], f["line"]) for f in record["blocking"]}
+    assert blocking == set(expected.values())
+    assert record["findings"] == {"error": len(expected)}
+    assert run.reports_exist()
+
+
+@pytest.mark.parametrize("name", sorted(INJECTIONS))
+def test_console_names_each_injected_finding(name: str, injected: tuple) -> None:
+    run, expected = injected
+    rule, path, line = expected[name]
+    assert re.search(rf"^sast: {re.escape(rule)} {re.escape(path)}:{line} \S", run.stderr, re.M)
+
+
+def test_reports_hold_relative_paths_and_no_matched_code(injected: tuple) -> None:
+    run, expected = injected
+    (sarif_run,) = run.sarif["runs"]
+    results = sarif_run["results"]
+    assert len(results) == len(expected)
+    for result in results:
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"].startswith("src/taskapi/injected_")
+        assert "snippet" not in location["region"]
+        # Semgrep's placeholder without a login would merge every alert into one.
+        assert "requires login" not in json.dumps(result.get("fingerprints", {}))
+    assert not [r for r in run.json_report["results"] if "lines" in r["extra"]]
+
+
+# --- a WARNING-only finding, with the registry unreachable ---------------------------
+
+
+@pytest.fixture(scope="module")
+def warning_only(tmp_path_factory: pytest.TempPathFactory, closed_port: int) -> GateRun:
+    main = (ROOT / "src/taskapi/__main__.py").read_text()
+    assert 'default="127.0.0.1"' in main
+    project = make_project(
+        tmp_path_factory.mktemp("warning"),
+        {"src/taskapi/__main__.py": main.replace('default="127.0.0.1"', 'default="0.0.0.0"')},
+    )
+    # Bytes no parser makes sense of: Semgrep scans around them and says so.
+    (project / "src/taskapi/garbled.py").write_bytes(b"\xff\xfe\x00garbled = 1\n")
+    # No PIPELINE_OFFLINE: the probe finds the registry unreachable.
+    return run_gate(project, SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
+
+
+def test_warning_only_finding_is_reported_not_blocking(warning_only: GateRun) -> None:
+    assert warning_only.code == 0, warning_only.stderr
+    record = warning_only.record
+    assert (record["status"], record["findings"], record["blocking"]) == (
+        "passed",
+        {"warning": 1},
+        [],
+    )
+    (result,) = warning_only.sarif["runs"][0]["results"]
+    assert result["ruleId"] == PREFIX + "hardcoded-bind-all-interfaces"
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        "src/taskapi/__main__.py"
+    )
+    assert "passed (1 non-blocking finding(s))" in warning_only.stdout
+
+
+def test_unreachable_registry_goes_offline_loudly(warning_only: GateRun, closed_port: int) -> None:
+    note = f"{OFFLINE_NOTE} (127.0.0.1:{closed_port} is unreachable)"
+    assert f"sast: WARNING: {note}" in warning_only.stderr
+    assert any(note in line for line in warning_only.record["notes"])
+
+
+def test_partly_parsed_file_is_noted_not_fatal(warning_only: GateRun) -> None:
+    (note,) = [n for n in warning_only.record["notes"] if "non-fatal problem" in n]
+    assert note.startswith("semgrep reported 1 non-fatal problem(s) (PartialParsing)")
+    assert "garbled = 1" not in json.dumps(warning_only.record)
+
+
+def test_unreachable_registry_in_github_actions_is_a_gate_error(
+    tmp_path: Path, closed_port: int
+) -> None:
+    project = make_project(tmp_path)
+    run = run_gate(project, GITHUB_ACTIONS="true", SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
+    assert run.code == 2
+    assert "unreachable from GitHub Actions" in run.stderr
+    assert run.record["status"] == "failed"
+    assert not run.reports_exist()
+
+
+# --- broken rules and setups are gate errors, never findings ------------------------
+
+
+def weaken_literal_exemption(rules: str) -> str:
+    exemption = '      - pattern-not: subprocess.$FUNC("...", ...)\n'
+    assert exemption in rules
+    return rules.replace(exemption, "")
+
+
+@pytest.mark.parametrize(
+    ("case", "break_rules", "message"),
+    [
+        (
+            "rule-broken",
+            weaken_literal_exemption,
+            r"rule tests failed in \.semgrep/tests/rules\.py: "
+            r"subprocess-shell-true \(unexpected lines \[\d+(, \d+)*\]\)",
+        ),
+        (
+            "invalid-yaml",
+            lambda rules: rules.replace("rules:\n", "rules:\n  - id: [unclosed\n", 1),
+            r"semgrep --test could not check \.semgrep/rules\.yml \(exit 2\)",
+        ),
+        ("missing", None, r"\.semgrep/rules\.yml is missing"),
+    ],
+)
+def test_bad_rule_file_is_a_gate_error(
+    tmp_path: Path, case: str, break_rules: object, message: str
+) -> None:
+    project = make_project(tmp_path)
+    rules = project / ".semgrep/rules.yml"
+    if callable(break_rules):
+        rules.write_text(break_rules(rules.read_text()))
+    else:
+        rules.unlink()
+    run = run_gate(project, PIPELINE_OFFLINE="1")
+    assert run.code == 2, (case, run.stdout, run.stderr)
+    assert re.search(message, run.stderr), run.stderr
+    record = run.record
+    assert (record["status"], record["blocking"], record["findings"]) == ("failed", [], {})
+    assert re.search(message, record["reason"])
+    assert not run.reports_exist()
+
+
+def test_nothing_to_scan_is_a_gate_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    shutil.rmtree(project / "src")
+    run = run_gate(project, PIPELINE_OFFLINE="1")
+    assert run.code == 2
+    assert "semgrep scanned no files" in run.stderr
