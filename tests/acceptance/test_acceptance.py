@@ -7,8 +7,8 @@ Each case copies the project into a fresh git repository, commits one defect
 `reports/pipeline.json` and the gate's own report. The copies share the
 project's nox env dir, so no tool is installed twice.
 
-The copy keeps the service's own tests, as a user's repository would; the
-pipeline's unit tests stay behind (they run in the project's own `test` gate).
+The copy is the project as a user adopts it (`tools/snapshot.py`): the
+pipeline, the service and the service's own tests.
 """
 
 from __future__ import annotations
@@ -26,52 +26,20 @@ from pathlib import Path
 
 import pytest
 
+from tools import snapshot
+from tools.snapshot import commit_all
+
 ROOT = Path(__file__).resolve().parents[2]
 ENVDIR = Path(os.environ.get("ACCEPTANCE_ENVDIR", ROOT / ".nox"))
-ADVISORIES = "tests/fixtures/advisories"
-KEPT_TESTS = {"tests/conftest.py", "tests/test_api.py", "tests/test_server.py"}
 GATES = ("lint", "sast", "secrets", "deps", "test")
 SCANS = ("sast", "secrets", "deps")
 PIPELINE_TIMEOUT_S = 900
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(
-        repo,
-        "-c",
-        "user.name=Acceptance",
-        "-c",
-        "user.email=acceptance@example.invalid",
-        "commit",
-        "-q",
-        "--no-verify",
-        "-m",
-        message,
-    )
-
-
 @pytest.fixture(scope="session")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project as committed, in a new git repository of its own."""
-    repo = tmp_path_factory.mktemp("pristine")
-    tracked = git(ROOT, "ls-files", "-z").split("\0")
-    for name in filter(None, tracked):
-        if name.startswith("tests/") and name not in KEPT_TESTS and not name.startswith(ADVISORIES):
-            continue
-        source = ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "The project, as a user would clone it")
-    return repo
+    return snapshot.adopt(tmp_path_factory.mktemp("adopted") / "project")
 
 
 @pytest.fixture
@@ -98,7 +66,7 @@ def run_pipeline(repo: Path) -> Run:
         for key, value in os.environ.items()
         if not key.startswith(("GITHUB_", "SHUFFLE_", "PIPELINE_", "NOX"))
     }
-    env.update(PIPELINE_OFFLINE="1", PIPELINE_OSV_DB=str(repo / ADVISORIES))
+    env.update(PIPELINE_OFFLINE="1", PIPELINE_OSV_DB=str(repo / snapshot.ADVISORIES))
     result = subprocess.run(
         [sys.executable, "-m", "nox", "-s", "pipeline", "--", "--envdir", str(ENVDIR)],
         cwd=repo,
