@@ -404,3 +404,33 @@ def test_nothing_to_scan_is_a_gate_error(tmp_path: Path) -> None:
     run = run_gate(project, PIPELINE_OFFLINE="1")
     assert run.code == 2
     assert "semgrep scanned no files" in run.stderr
+
+
+def rule_test_note(run: GateRun) -> str:
+    return next(note for note in run.record["notes"] if note.startswith("rule tests:"))
+
+
+def test_rule_tests_rerun_only_when_rules_or_tests_change(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    fixture = project / ".semgrep/tests/rules.py"
+    # A comment no earlier run has seen: the first run below cannot be cached.
+    fixture.write_text(fixture.read_text() + f"\n# {tmp_path.name}\n")
+    notes = []
+    for change in ("", "", "# changed\n"):
+        fixture.write_text(fixture.read_text() + change)
+        run = run_gate(project, PIPELINE_OFFLINE="1")
+        assert run.code == 0, run.stderr
+        notes.append(rule_test_note(run))  # read now: the next run rewrites the record
+    cached = ["unchanged since they last passed" in note for note in notes]
+    assert cached == [False, True, False]
+
+
+def test_a_failing_rule_test_is_never_cached(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    fixture = project / ".semgrep/tests/rules.py"
+    # Claim a finding on a line no rule matches: the rule test must fail, every time.
+    fixture.write_text(fixture.read_text() + "\n# ruleid: flask-debug-true\nprint('fine')\n")
+    for _ in range(2):
+        run = run_gate(project, PIPELINE_OFFLINE="1")
+        assert run.code == 2
+        assert "rule tests failed" in run.record["reason"]

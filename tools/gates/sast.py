@@ -7,10 +7,12 @@ gate says so; in GitHub Actions an unreachable registry is a gate error instead.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,6 +31,8 @@ OFFLINE_NOTE = "registry packs skipped: offline"
 # network the version check alone stalls a scan for about 100 s.
 QUIET_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 QUIET_FLAGS = ("--metrics=off", "--disable-version-check")
+# Where the last passing rule tests are recorded: inside the venv running the gate.
+RULE_TESTS_PASSED = Path(sys.prefix) / ".semgrep-rule-tests-passed"
 TEST_TIMEOUT_S = 300
 SCAN_TIMEOUT_S = 1800
 # Without a login Semgrep fills fingerprints and matched lines with this placeholder.
@@ -118,6 +122,32 @@ def run_rule_tests() -> int:
     if code != 0:
         raise GateError(f"semgrep --test exited {code} although every check passed")
     return len(checks)
+
+
+def rule_tests_digest() -> str:
+    digest = hashlib.sha256(metadata.version("semgrep").encode())
+    for path in (RULES, RULE_TESTS):
+        digest.update(b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def rule_tests_once() -> tuple[int, bool]:
+    """The rule tests' verdict, rerun only when the rules, their tests or Semgrep
+    changed: the same inputs give the same verdict, and the run costs as much as
+    the scan itself. The verdict lives in the gate's venv, so a new venv (every
+    CI job) always reruns them. Returns the rules checked and whether cached."""
+    if not (RULES.is_file() and RULE_TESTS.is_file()):
+        return run_rule_tests(), False
+    digest = rule_tests_digest()
+    try:
+        recorded, count = RULE_TESTS_PASSED.read_text(encoding="utf-8").split()
+        if recorded == digest and int(count) > 0:
+            return int(count), True
+    except (OSError, ValueError):
+        pass
+    tested = run_rule_tests()
+    RULE_TESTS_PASSED.write_text(f"{digest} {tested}\n", encoding="utf-8")
+    return tested, False
 
 
 def describe_failure(check_id: str, check: dict) -> str:
@@ -261,8 +291,11 @@ def check() -> Outcome:
             f"not {', '.join(REGISTRY_PACKS)}"
         )
         print(f"sast: WARNING: {notes[-1]}", file=sys.stderr, flush=True)
-    tested = run_rule_tests()
-    notes.append(f"rule tests: {tested} rule(s) passed their tests in {RULE_TESTS}")
+    tested, cached = rule_tests_once()
+    notes.append(
+        f"rule tests: {tested} rule(s) passed their tests in {RULE_TESTS}"
+        + (" (rules, tests and Semgrep unchanged since they last passed here)" if cached else "")
+    )
     notes.append(f"configs: {', '.join(chosen.configs)}")
     scan(chosen.configs)
     report = tidy_json(notes)
