@@ -16,30 +16,28 @@ from nox.virtualenv import find_uv
 
 LOCK_DIR = Path(__file__).resolve().parent.parent / "locks"
 STAMP = ".pipeline-lock.sha256"
+# `uv pip sync` also removes whatever a previous lock had and this one has not.
+# Unlike pip, uv writes no bytecode unless asked: without it every gate start
+# recompiles its tool from source (semgrep took 3.6 s instead of 2.4 s here).
+UV_SYNC = ("pip", "sync", "--quiet", "--require-hashes", "--compile-bytecode")
+PIP_INSTALL = ("--quiet", "--require-hashes", "--no-deps", "-r")
 
 
 def install_lock(session: nox.Session, group: str) -> None:
     lock = LOCK_DIR / f"{group}.txt"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    uses_uv = session.venv_backend == "uv"
+    # The stamp covers how the venv was installed as well as from which lock.
+    recipe = repr(UV_SYNC if uses_uv else PIP_INSTALL).encode()
+    digest = hashlib.sha256(recipe + b"\0" + lock.read_bytes()).hexdigest()
     venv = Path(session.virtualenv.location)
     stamp = venv / STAMP
     if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == digest:
         session.log(f"venv matches locks/{lock.name}, nothing to install")
         return
     stamp.unlink(missing_ok=True)
-    if session.venv_backend == "uv":
-        # `uv pip sync` also removes whatever the previous lock had and this one has not.
+    if uses_uv:
         _, uv, _ = find_uv()
-        session.run_install(
-            uv,
-            "pip",
-            "sync",
-            "--quiet",
-            "--require-hashes",
-            str(lock),
-            env={"VIRTUAL_ENV": str(venv)},
-            external=True,
-        )
+        session.run_install(uv, *UV_SYNC, str(lock), env={"VIRTUAL_ENV": str(venv)}, external=True)
     else:
-        session.install("--quiet", "--require-hashes", "--no-deps", "-r", str(lock))
+        session.install(*PIP_INSTALL, str(lock))
     stamp.write_text(digest + "\n", encoding="utf-8")
