@@ -63,24 +63,46 @@ def write(log: dict, path: Path) -> None:
 
 def rule_levels(run: dict) -> dict[str, str]:
     """Each rule's default level, for results that do not carry their own."""
-    rules = run.get("tool", {}).get("driver", {}).get("rules") or []
     return {
         rule["id"]: rule.get("defaultConfiguration", {}).get("level", "warning")
-        for rule in rules
-        if "id" in rule
+        for rule in _rules(run)
     }
 
 
-def findings(log: dict, *, blocking: Callable[[str], bool]) -> list[Finding]:
-    """Every result as a Finding; ``blocking(level)`` decides which fail the gate."""
+def rule_texts(run: dict) -> dict[str, str]:
+    """Each rule's own description: the same text for every result of the rule."""
+    texts = {}
+    for rule in _rules(run):
+        description = rule.get("fullDescription") or rule.get("shortDescription") or {}
+        texts[rule["id"]] = description.get("text") or rule["id"]
+    return texts
+
+
+def _rules(run: dict) -> list[dict]:
+    rules = run.get("tool", {}).get("driver", {}).get("rules") or []
+    return [rule for rule in rules if isinstance(rule, dict) and "id" in rule]
+
+
+def findings(
+    log: dict, *, blocking: Callable[[str], bool], rule_messages: bool = False
+) -> list[Finding]:
+    """Every result as a Finding; ``blocking(level)`` decides which fail the gate.
+
+    With ``rule_messages`` a finding carries its rule's description instead of
+    the result's message, which some tools fill with the code they matched:
+    findings travel into records, summaries and notifications."""
     found: list[Finding] = []
     for run in log["runs"]:
-        levels = rule_levels(run)
+        levels, texts = rule_levels(run), rule_texts(run)
         for result in run.get("results") or []:
             rule = result.get("ruleId", "unknown")
             level = result.get("level") or levels.get(rule, "warning")
             physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
-            text = result.get("message", {}).get("text", "")
+            text = (
+                texts.get(rule, rule)
+                if rule_messages
+                else result.get("message", {}).get("text", "")
+            )
             found.append(
                 Finding(
                     rule=rule,

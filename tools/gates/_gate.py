@@ -101,12 +101,19 @@ def run_tool(
         return subprocess.run(
             argv, capture_output=capture, text=True, timeout=timeout, check=False, **kwargs
         )  # type: ignore[call-overload]
+    except PermissionError as error:
+        raise GateError(f"{what} cannot be run ({error.filename}): permission denied") from None
     except FileNotFoundError as error:
         raise GateError(
             f"{what} is not installed ({error.filename}): run the gate through nox"
         ) from None
     except subprocess.TimeoutExpired:
         raise GateError(f"{what} did not finish within {timeout:.0f} s") from None
+
+
+def first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no detail"
 
 
 def last_line(text: str) -> str:
@@ -130,6 +137,10 @@ def main(
         outcome = run(args)
     except GateError as error:
         outcome, reason, errored = Outcome(), str(error), True
+        print(f"{gate}: error: {reason}", file=sys.stderr)
+    except Exception as error:  # the edge: a crash is a failed gate, never findings
+        outcome, errored = Outcome(), True
+        reason = f"internal error: {type(error).__name__}: {first_line(str(error))}"
         print(f"{gate}: error: {reason}", file=sys.stderr)
     blocking = outcome.blocking
     if reason is None and blocking:

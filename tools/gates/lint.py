@@ -53,7 +53,7 @@ def ruff_format() -> list[Finding]:
             f"ruff format failed (exit {result.returncode}): {last_line(result.stderr)}"
         )
     prefix = "Would reformat: "
-    return [
+    found = [
         Finding(
             rule="ruff-format",
             level="error",
@@ -65,6 +65,9 @@ def ruff_format() -> list[Finding]:
         for line in result.stdout.splitlines()
         if line.startswith(prefix)
     ]
+    if result.returncode == 1 and not found:
+        raise GateError("ruff format --check failed but named no file: its output changed?")
+    return found
 
 
 def zizmor_error(stderr: str) -> str:

@@ -17,7 +17,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tools import network, sarif
-from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
+from tools.gates._gate import (
+    REPORTS,
+    Finding,
+    GateError,
+    Outcome,
+    first_line,
+    last_line,
+    main,
+    run_tool,
+)
 
 ROOT = Path.cwd()
 RULES = Path(".semgrep/rules.yml")
@@ -164,10 +173,6 @@ def describe_failure(check_id: str, check: dict) -> str:
     return f"{check_id} ({', '.join(parts) or 'failed'})"
 
 
-def first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "no details"
-
-
 def scan(configs: list[str]) -> None:
     REPORTS.mkdir(exist_ok=True)
     code, _stdout, stderr = semgrep(
@@ -301,7 +306,11 @@ def check() -> Outcome:
     report = tidy_json(notes)
     log = tidy_sarif(notes)
     active, suppressed = split_suppressed(log)
-    findings: list[Finding] = sarif.findings(active, blocking=lambda level: level == "error")
+    # Registry rules put the matched code into their messages ($X): the records
+    # carry each rule's own description instead.
+    findings: list[Finding] = sarif.findings(
+        active, blocking=lambda level: level == "error", rule_messages=True
+    )
     if len(findings) != len(report["results"]):
         raise GateError(
             f"semgrep's SARIF ({len(findings)}) and JSON ({len(report['results'])}) reports "

@@ -1,0 +1,109 @@
+"""The edge every gate shares: verdicts, exit codes and the record."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from tools import sarif
+from tools.gates._gate import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_PASSED,
+    Finding,
+    GateError,
+    Outcome,
+    main,
+)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def record() -> dict:
+    return json.loads(Path("reports/gates/demo.json").read_text(encoding="utf-8"))
+
+
+def gate(run: object) -> int:
+    return main("demo", run, argparse.ArgumentParser(), [])  # type: ignore[arg-type]
+
+
+def test_clean_outcome_passes() -> None:
+    warning = Finding("W1", "warning", "a.py", 1, "meh", blocking=False)
+    assert gate(lambda _args: Outcome(findings=[warning])) == EXIT_PASSED
+    assert (record()["status"], record()["findings"], record()["reason"]) == (
+        "passed",
+        {"warning": 1},
+        None,
+    )
+
+
+def test_blocking_finding_fails_with_its_rule() -> None:
+    error = Finding("E1", "error", "a.py", 3, "bad", blocking=True)
+    assert gate(lambda _args: Outcome(findings=[error])) == EXIT_FINDINGS
+    assert record()["reason"] == "1 blocking finding(s): E1"
+    assert record()["blocking"] == [{"rule": "E1", "path": "a.py", "line": 3, "message": "bad"}]
+
+
+def test_gate_error_is_an_error_not_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(_args: argparse.Namespace) -> Outcome:
+        raise GateError("the tool wrote no report: rerun it")
+
+    assert gate(broken) == EXIT_ERROR
+    assert record()["reason"] == "the tool wrote no report: rerun it"
+    assert "demo: error: the tool wrote no report" in capsys.readouterr().err
+
+
+def test_a_crash_is_a_recorded_error_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    def crashing(_args: argparse.Namespace) -> Outcome:
+        raise KeyError("surprise")
+
+    assert gate(crashing) == EXIT_ERROR
+    assert record()["status"] == "failed"
+    assert record()["reason"] == "internal error: KeyError: 'surprise'"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_rule_messages_replace_what_a_tool_matched() -> None:
+    log = {
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "rules": [
+                            {
+                                "id": "r1",
+                                "fullDescription": {"text": "Subprocess built from $CMD"},
+                                "defaultConfiguration": {"level": "error"},
+                            }
+                        ]
+                    }
+                },
+                "results": [
+                    {
+                        "ruleId": "r1",
+                        "message": {"text": "Subprocess built from rm -rf build"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "a.py"},
+                                    "region": {"startLine": 7},
+                                }
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    (found,) = sarif.findings(log, blocking=lambda level: level == "error", rule_messages=True)
+    assert (found.rule, found.level, found.line, found.blocking) == ("r1", "error", 7, True)
+    assert found.message == "Subprocess built from $CMD"
+    (raw,) = sarif.findings(log, blocking=lambda _level: True)
+    assert "rm -rf build" in raw.message
