@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.gates._gate import REPORTS, utc_now
+from tools import identity
+from tools.gates._gate import RECORDS, REPORTS, last_line, utc_now
 from tools.pipeline import record, summary
 
 GATE_TAG = "gate"
@@ -50,6 +52,10 @@ def nox_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "nox", *args]
 
 
+class NoGates(Exception):
+    """nox could not list the gates: a broken noxfile, most likely."""
+
+
 def gate_names(nox_options: Sequence[str]) -> list[str]:
     listed = subprocess.run(
         nox_command("-l", "--json", "-t", GATE_TAG, "--no-dependencies", *nox_options),
@@ -58,9 +64,12 @@ def gate_names(nox_options: Sequence[str]) -> list[str]:
         check=False,
     )
     try:
-        return [entry["name"] for entry in json.loads(listed.stdout)]
+        names = [entry["name"] for entry in json.loads(listed.stdout)]
     except (ValueError, KeyError, TypeError):
-        sys.exit(f"pipeline: error: nox could not list the gates: {listed.stderr.strip()}")
+        names = []
+    if not names:
+        raise NoGates(f"nox listed no gates: {last_line(listed.stderr)}")
+    return names
 
 
 @dataclass
@@ -186,16 +195,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, nox_options = parser.parse_known_args(argv)
     REPORTS.mkdir(exist_ok=True)
     PIPELINE_JSON.unlink(missing_ok=True)
+    # A record left by an earlier run must never stand for this one.
+    shutil.rmtree(RECORDS, ignore_errors=True)
     started_at, clock = utc_now(), time.monotonic()
-    gates = gate_names(nox_options)
     logs = SessionLogs()
-    interrupted = False
+    interrupted, gates, results, reason = False, [], {}, None
     try:
+        gates = gate_names(nox_options)
         results = run_graph(gates, args, nox_options, logs)
+    except NoGates as error:
+        reason = str(error)
+        print(f"pipeline: error: {reason}", file=sys.stderr)
     except Interrupted:
         interrupted, results = True, {**logs.results, **read_nox_results(NOX_REPORT)}
         print("\npipeline: interrupted: every running gate was stopped", file=sys.stderr)
-    if not results and not interrupted:
+    if gates and not results and not interrupted:
         print("pipeline: error: nox wrote no report; see its output above", file=sys.stderr)
     runs = [record.gate_run(gate, results.get(gate), log_tail=logs.tail(gate)) for gate in gates]
     if not interrupted:
@@ -204,14 +218,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run.status, run.reason = record.FAILED, "nox reported no result for this gate"
     status = record.overall_status(runs, interrupted=interrupted)
     pipeline_run = record.PipelineRun(
-        repository=record.repository(),
-        commit=record.commit(),
-        branch=record.branch(),
+        repository=identity.repository(),
+        commit=identity.commit(),
+        branch=identity.branch(),
         started_at=started_at,
         ended_at=utc_now(),
         duration_s=round(time.monotonic() - clock, 3),
         status=status,
         gates=runs,
+        reason=reason,
     )
     publish(pipeline_run)
     notified = notify(status, nox_options)

@@ -9,9 +9,7 @@ failed, never counted as clean.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +44,7 @@ class PipelineRun:
     duration_s: float
     status: str
     gates: list[GateRun]
+    reason: str | None = None  # why the run failed before any gate could run
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -104,30 +103,3 @@ def overall_status(gates: list[GateRun], *, interrupted: bool) -> str:
     if interrupted:
         return CANCELLED
     return PASSED if gates and all(gate.status == PASSED for gate in gates) else FAILED
-
-
-def _git(*args: str) -> str | None:
-    try:
-        result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    except OSError:
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
-
-
-def repository() -> str:
-    return (
-        os.environ.get("GITHUB_REPOSITORY")
-        or Path(_git("rev-parse", "--show-toplevel") or Path.cwd()).name
-    )
-
-
-def commit() -> str | None:
-    return os.environ.get("GITHUB_SHA") or _git("rev-parse", "HEAD")
-
-
-def branch() -> str | None:
-    return (
-        os.environ.get("GITHUB_HEAD_REF")
-        or os.environ.get("GITHUB_REF_NAME")
-        or _git("rev-parse", "--abbrev-ref", "HEAD")
-    )

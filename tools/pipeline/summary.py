@@ -45,6 +45,8 @@ def console_table(run: PipelineRun, log_tails: dict[str, str]) -> str:
         tail = log_tails.get(gate.gate, "").rstrip() if gate.status == FAILED else ""
         if tail:
             lines.extend(f"  | {line}" for line in tail.splitlines())
+    if run.reason:
+        lines.append(f"\npipeline {run.status}: {run.reason}")
     lines.append(f"\npipeline {run.status} in {run.duration_s:.1f}s")
     return "\n".join(lines)
 
@@ -59,6 +61,7 @@ def markdown(run: PipelineRun) -> str:
         "",
         f"`{run.repository}` at `{(run.commit or 'no commit')[:12]}` on `{run.branch or '-'}`,"
         f" {run.duration_s:.1f}s",
+        *(["", _cell(run.reason)] if run.reason else []),
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
