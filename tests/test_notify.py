@@ -571,7 +571,9 @@ def test_local_mode_reads_git(
     assert result.returncode == 0
     body = server.received[0].json
     assert (body["commit"], body["ref"]) == (head, "refs/heads/main")
-    assert Path(body["repository"]).resolve() == tmp_path.resolve()
+    # The folder's name, never its absolute path: the payload leaves this machine.
+    assert body["repository"] == tmp_path.resolve().name
+    assert str(tmp_path.parent) not in server.received[0].body.decode()
     assert (body["status"], body["source"], body["run_url"], body["gates"]) == (
         "unknown",
         "none",

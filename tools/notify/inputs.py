@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tools import identity
 
 PIPELINE_RECORD = Path("reports/pipeline.json")
 SUPPORTED_SCHEMA = 1
 # A pipeline record is a few KiB; anything far larger is not one.
 MAX_RECORD_BYTES = 5 * 1024 * 1024
-GIT_TIMEOUT_S = 10
 
 STATUS_ENV = "PIPELINE_STATUS"
 GATE_RESULTS_ENV = "PIPELINE_GATE_RESULTS"
@@ -78,30 +78,13 @@ class RunContext:
     run_url: str | None
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
-
-
-def _git(*args: str) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    return result.stdout.strip() or None
-
-
 def run_context() -> RunContext:
     """The run's identity: GitHub Actions' variables when present, else git."""
-    repository = _env("GITHUB_REPOSITORY")
+    repository = identity.env("GITHUB_REPOSITORY")
     server, run_id, attempt = (
-        _env("GITHUB_SERVER_URL"),
-        _env("GITHUB_RUN_ID"),
-        _env("GITHUB_RUN_ATTEMPT"),
+        identity.env("GITHUB_SERVER_URL"),
+        identity.env("GITHUB_RUN_ID"),
+        identity.env("GITHUB_RUN_ATTEMPT"),
     )
     run_url = None
     if server and repository and run_id:
@@ -109,10 +92,10 @@ def run_context() -> RunContext:
         if attempt:
             run_url += f"/attempts/{attempt}"
     return RunContext(
-        repository=repository or _git("rev-parse", "--show-toplevel") or str(Path.cwd()),
-        commit=_env("GITHUB_SHA") or _git("rev-parse", "--verify", "-q", "HEAD"),
-        ref=_env("GITHUB_REF") or _git("symbolic-ref", "-q", "HEAD"),
-        actor=_env("GITHUB_ACTOR"),
+        repository=identity.repository(),
+        commit=identity.commit(),
+        ref=identity.ref(),
+        actor=identity.env("GITHUB_ACTOR"),
         run_id=run_id,
         run_attempt=attempt,
         run_url=run_url,
@@ -253,7 +236,7 @@ def from_environment() -> Outcome:
     """The outcome a CI job passed in; status "unknown" when it passed nothing.
     A value that is there but unreadable raises BadInput."""
     gates = parse_gate_results(os.environ.get(GATE_RESULTS_ENV, ""))
-    status_value = _env(STATUS_ENV)
+    status_value = identity.env(STATUS_ENV)
     if status_value is not None:
         status = _github_result(status_value, STATUS_ENV, STATUS_ENV)
     else:
