@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nox.project import dependency_groups
+from nox.virtualenv import find_uv
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "locks"
 RUNTIME_LOCK = ROOT / "requirements.txt"
 DIGEST_PREFIX = "# pins-sha256: "
-PYTHON_VERSION = "3.11"
+# The locks resolve for the Python the pipeline runs on, the one CI sets up.
+PYTHON_VERSION = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
 
 
 class LockError(Exception):
@@ -61,33 +63,29 @@ def all_locks(pyproject_path: Path = ROOT / "pyproject.toml") -> list[Lock]:
     return locks
 
 
-def lock_for(group: str) -> Lock:
-    for lock in all_locks():
-        if lock.name == group:
-            return lock
-    raise LockError(f"no dependency group {group!r} in pyproject.toml")
-
-
 def generate(lock: Lock, uv: str) -> None:
-    compiled = subprocess.run(
-        [
-            uv,
-            "pip",
-            "compile",
-            "-",
-            "--quiet",
-            "--generate-hashes",
-            "--universal",
-            "--python-version",
-            PYTHON_VERSION,
-            "--no-header",
-            "--no-annotate",
-        ],
-        input="\n".join(lock.pins),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        compiled = subprocess.run(
+            [
+                uv,
+                "pip",
+                "compile",
+                "-",
+                "--quiet",
+                "--generate-hashes",
+                "--universal",
+                "--python-version",
+                PYTHON_VERSION,
+                "--no-header",
+                "--no-annotate",
+            ],
+            input="\n".join(lock.pins),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as error:
+        raise LockError(f"cannot run uv ({uv}): {error}") from None
     if compiled.returncode != 0:
         raise LockError(f"uv could not lock {lock.name}: {compiled.stderr.strip()}")
     header = (
@@ -108,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.locks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--check", action="store_true", help="only verify the locks")
-    parser.add_argument("--uv", default="uv", help="the uv executable used to resolve")
+    parser.add_argument("--uv", default=find_uv()[1], help="the uv executable used to resolve")
     args = parser.parse_args(argv)
     locks = all_locks()
     if args.check:

@@ -1,0 +1,42 @@
+"""The hash locks against the pins they were generated from, offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tools import locks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_lock_matches_its_pins() -> None:
+    assert [lock.name for lock in locks.stale(locks.all_locks())] == []
+
+
+def test_a_bumped_pin_makes_exactly_its_lock_stale(tmp_path: Path) -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"ruff==' in pyproject
+    bumped = tmp_path / "pyproject.toml"
+    bumped.write_text(pyproject.replace('"ruff==', '"ruff>='), encoding="utf-8")
+    # lint pins ruff, and test includes lint; nothing else changes.
+    assert sorted(lock.name for lock in locks.stale(locks.all_locks(bumped))) == ["lint", "test"]
+
+
+def test_a_lock_without_its_digest_is_stale(tmp_path: Path) -> None:
+    lock = locks.Lock("lint", tmp_path / "lint.txt", ("ruff==1.0",))
+    lock.path.write_text("ruff==1.0 --hash=sha256:00\n", encoding="utf-8")
+    assert locks.stale([lock]) == [lock]
+
+
+def test_the_check_command_passes_on_the_repository() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.locks", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "locks match their pins" in result.stdout
