@@ -33,3 +33,18 @@ def test_unresolvable_host_is_not_reachable() -> None:
 def test_offline_flag(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
     monkeypatch.setenv("PIPELINE_OFFLINE", value)
     assert network.offline_requested() is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://user:pw@mirror.example:8443/v1/query?token=abc#x",
+            "https://mirror.example:8443/v1/query",
+        ),
+        ("http://127.0.0.1/v1/query", "http://127.0.0.1/v1/query"),
+        ("http://host:notaport/x", "http://host/x"),
+    ],
+)
+def test_shown_url_drops_credentials_and_query(url: str, shown: str) -> None:
+    assert network.shown_url(url) == shown

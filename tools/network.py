@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from urllib.parse import urlsplit
 
 OFFLINE_ENV = "PIPELINE_OFFLINE"
 PROBE_TIMEOUT_S = 3.0
@@ -30,3 +31,15 @@ def reachable(host: str, port: int = 443, timeout: float = PROBE_TIMEOUT_S) -> b
             return True
     except OSError:
         return False
+
+
+def shown_url(url: str) -> str:
+    """The URL fit for a log or a report: no user, password, query or fragment,
+    where tokens usually ride along."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -86,16 +86,16 @@ def _local_mirror(path: Path) -> Iterator[Service]:
 
 
 def _remote_mirror(url: str) -> Service:
-    parts = urlsplit(url)
+    parts, shown = urlsplit(url), network.shown_url(url)
     if not parts.hostname:
-        raise GateError(f"{OSV_DB_ENV}={url} is not a URL with a host")
+        raise GateError(f"{OSV_DB_ENV}={shown} is not a URL with a host")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise GateError(f"{OSV_DB_ENV}={url} has an invalid port") from None
+        raise GateError(f"{OSV_DB_ENV}={shown} has an invalid port") from None
     if not network.reachable(parts.hostname, port):
-        raise GateError(f"the OSV mirror at {url} is unreachable: start it or fix {OSV_DB_ENV}")
-    return Service(("--vulnerability-service", "osv", "--osv-url", url), f"the OSV mirror {url}")
+        raise GateError(f"the OSV mirror at {shown} is unreachable: start it or fix {OSV_DB_ENV}")
+    return Service(("--vulnerability-service", "osv", "--osv-url", url), f"the OSV mirror {shown}")
 
 
 @contextmanager
