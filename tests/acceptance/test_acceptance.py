@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tools import snapshot
@@ -34,6 +35,10 @@ ENVDIR = Path(os.environ.get("ACCEPTANCE_ENVDIR", ROOT / ".nox"))
 GATES = ("lint", "sast", "secrets", "deps", "test")
 SCANS = ("sast", "secrets", "deps")
 PIPELINE_TIMEOUT_S = 900
+PIPELINE_SCHEMA = json.loads((ROOT / "tools/pipeline/pipeline.schema.json").read_text("utf-8"))
+SARIF_SCHEMA = json.loads(
+    (ROOT / "tests/fixtures/sarif/sarif-schema-2.1.0.json").read_text("utf-8")
+)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +86,10 @@ def run_pipeline(repo: Path) -> Run:
         record = json.loads((repo / "reports/pipeline.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pytest.fail(f"the pipeline wrote no readable run record:\n{output[-3000:]}")
+    # Every report a run leaves must be valid, whatever the verdict.
+    jsonschema.validate(record, PIPELINE_SCHEMA)
+    for report in sorted((repo / "reports").glob("*.sarif")):
+        jsonschema.validate(json.loads(report.read_text(encoding="utf-8")), SARIF_SCHEMA)
     return Run(result.returncode, output, record, {g["gate"]: g for g in record["gates"]})
 
 
@@ -184,6 +193,14 @@ from taskapi import create_app
 
 def serve_public() -> None:  # pragma: no cover - a deployment entry point
     serve(create_app(), host="0.0.0.0", port=8080)  # noqa: S104
+
+
+def serve_public_ipv6() -> None:  # pragma: no cover
+    serve(create_app(), host="::", port=8080)
+
+
+def serve_public_listen() -> None:  # pragma: no cover
+    serve(create_app(), listen="0.0.0.0:8080")
 '''
 
 NOT_DEFECTS = '''"""Code that looks risky and is not."""
@@ -294,11 +311,11 @@ DEFECTS = [
         ("src/taskapi/auth.py", lines_with(JWT_NO_VERIFY, "jwt.decode(")),
     ),
     Defect(
-        "bind 0.0.0.0 (WARNING: reported, not blocking)",
+        "bind all: 0.0.0.0, ::, listen= (WARNING: reported, not blocking)",
         None,
         add_file("src/taskapi/public.py", BIND_ALL),
         frozenset({"hardcoded-bind-all-interfaces"}),
-        ("src/taskapi/public.py", lines_with(BIND_ALL, "0.0.0.0")),
+        ("src/taskapi/public.py", lines_with(BIND_ALL, "0.0.0.0", '"::"')),
     ),
     Defect(
         "not defects: literal shell=True, debug=False, asyncio debug, placeholder key",
