@@ -4,6 +4,7 @@ by a module-scoped fixture and the assertions on it stay exact."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -434,3 +436,81 @@ def test_a_failing_rule_test_is_never_cached(tmp_path: Path) -> None:
         run = run_gate(project, PIPELINE_OFFLINE="1")
         assert run.code == 2
         assert "rule tests failed" in run.record["reason"]
+
+
+# --- online: the registry packs, fetched from a registry on loopback ------------------
+
+
+class Registry(http.server.ThreadingHTTPServer):
+    """Answers Semgrep's pack downloads (`GET /c/p/<pack>`) with one small rule
+    per pack, and remembers what was asked: the network boundary, made local."""
+
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+        super().__init__(("127.0.0.1", 0), RegistryHandler)
+
+
+class RegistryHandler(http.server.BaseHTTPRequestHandler):
+    server: Registry
+
+    def do_GET(self) -> None:
+        self.server.requested.append(self.path)
+        pack = self.path.rsplit("/", 1)[-1]
+        # p/python blocks on eval(); the other packs only warn on print(text).
+        pattern, severity = (
+            ("eval(...)", "ERROR") if pack == "python" else ("print(text)", "WARNING")
+        )
+        body = yaml.safe_dump(
+            {
+                "rules": [
+                    {
+                        "id": f"registry-{pack}",
+                        "pattern": pattern,
+                        "message": f"from the {pack} pack",
+                        "languages": ["python"],
+                        "severity": severity,
+                    }
+                ]
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-yaml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GateRun, list[str]]]:
+    project = make_project(
+        tmp_path_factory.mktemp("online"),
+        {"src/taskapi/plugins.py": "def load(text):\n    print(text)\n    return eval(text)\n"},
+    )
+    registry = Registry()
+    thread = threading.Thread(target=registry.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{registry.server_address[1]}"
+        # No PIPELINE_OFFLINE: the probe reaches the registry, so the packs run.
+        yield run_gate(project, SEMGREP_URL=url), registry.requested
+    finally:
+        registry.shutdown()
+        registry.server_close()
+
+
+def test_online_runs_every_registry_pack_with_the_local_rules(online: tuple) -> None:
+    run, requested = online
+    assert sorted(requested) == ["/c/p/default", "/c/p/flask", "/c/p/python"]
+    assert not any(OFFLINE_NOTE in note for note in run.record["notes"])
+    assert "configs: p/default, p/python, p/flask, .semgrep/rules.yml" in run.record["notes"]
+
+
+def test_online_pack_findings_block_by_severity(online: tuple) -> None:
+    run, _ = online
+    assert run.code == 1, run.stderr
+    rules = {finding["rule"] for finding in run.record["blocking"]}
+    assert {rule.rsplit(".", 1)[-1] for rule in rules} == {"registry-python"}
+    assert run.record["findings"] == {"error": 1, "warning": 2}
