@@ -56,6 +56,24 @@ def relativize(log: dict, root: Path) -> dict:
     return log
 
 
+def drop_snippets(log: dict) -> dict:
+    """Remove the matched text SARIF carries beside each location: it may be a
+    secret (redacted or not) or code a reader does not need in a report."""
+    for run in log["runs"]:
+        for result in run.get("results") or []:
+            for location in result.get("locations") or []:
+                location.get("physicalLocation", {}).get("region", {}).pop("snippet", None)
+    return log
+
+
+def first_location(result: dict) -> tuple[str, int | None]:
+    """A result's file (as its URI) and start line."""
+    physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
+    return physical.get("artifactLocation", {}).get("uri", "?"), physical.get("region", {}).get(
+        "startLine"
+    )
+
+
 def write(log: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
@@ -97,7 +115,7 @@ def findings(
         for result in run.get("results") or []:
             rule = result.get("ruleId", "unknown")
             level = result.get("level") or levels.get(rule, "warning")
-            physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
+            path, line = first_location(result)
             text = (
                 texts.get(rule, rule)
                 if rule_messages
@@ -107,8 +125,8 @@ def findings(
                 Finding(
                     rule=rule,
                     level=level,
-                    path=physical.get("artifactLocation", {}).get("uri", "?"),
-                    line=physical.get("region", {}).get("startLine"),
+                    path=path,
+                    line=line,
                     message=text.splitlines()[0] if text else "",
                     blocking=blocking(level),
                 )

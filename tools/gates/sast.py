@@ -207,7 +207,7 @@ def first_error(path: Path) -> str | None:
 def tidy_sarif(notes: list[str]) -> dict:
     """Relative paths for GitHub; no matched text (p/default has secret detectors); no
     placeholder fingerprint, which would make every alert look like the same one."""
-    log = sarif.relativize(sarif.load(SARIF_REPORT, tool="semgrep"), ROOT)
+    log = sarif.drop_snippets(sarif.relativize(sarif.load(SARIF_REPORT, tool="semgrep"), ROOT))
     for run in log["runs"]:
         for result in run.get("results") or []:
             fingerprints = result.get("fingerprints") or {}
@@ -215,8 +215,6 @@ def tidy_sarif(notes: list[str]) -> dict:
                 del fingerprints[key]
             if not fingerprints:
                 result.pop("fingerprints", None)
-            for location in result.get("locations") or []:
-                location.get("physicalLocation", {}).get("region", {}).pop("snippet", None)
         invocations = run.setdefault("invocations", [{"executionSuccessful": True}])
         invocations[0].setdefault("toolExecutionNotifications", []).extend(
             {

@@ -276,11 +276,7 @@ def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | 
 def tidy_sarif() -> dict:
     """Relative paths, and no snippets: a snippet only ever holds the secret
     (redacted or not), which is nothing a reader needs."""
-    log = sarif.relativize(sarif.load(SARIF_REPORT, tool="gitleaks"), ROOT)
-    for run in log["runs"]:
-        for result in run.get("results") or []:
-            for location in result.get("locations") or []:
-                location.get("physicalLocation", {}).get("region", {}).pop("snippet", None)
+    log = sarif.drop_snippets(sarif.relativize(sarif.load(SARIF_REPORT, tool="gitleaks"), ROOT))
     sarif.write(log, SARIF_REPORT)
     return log
 
@@ -290,9 +286,7 @@ def leaks(log: dict) -> list[Leak]:
     for run in log["runs"]:
         for result in run.get("results") or []:
             rule = result.get("ruleId", "unknown")
-            physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
-            file = physical.get("artifactLocation", {}).get("uri", "?")
-            line = physical.get("region", {}).get("startLine")
+            file, line = sarif.first_location(result)
             commit = result.get("partialFingerprints", {}).get("commitSha") or None
             fingerprint = ":".join(str(part) for part in (commit, file, rule, line) if part)
             found.append(Leak(rule, file, line, commit, fingerprint))
