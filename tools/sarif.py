@@ -69,9 +69,8 @@ def drop_snippets(log: dict) -> dict:
 def first_location(result: dict) -> tuple[str, int | None]:
     """A result's file (as its URI) and start line."""
     physical = (result.get("locations") or [{}])[0].get("physicalLocation", {})
-    return physical.get("artifactLocation", {}).get("uri", "?"), physical.get("region", {}).get(
-        "startLine"
-    )
+    uri = physical.get("artifactLocation", {}).get("uri", "?")
+    return uri, physical.get("region", {}).get("startLine")
 
 
 def write(log: dict, path: Path) -> None:
