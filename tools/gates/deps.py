@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from tools import audit_report, network, pins, sarif
 from tools.gates._gate import REPORTS, GateError, Outcome, last_line, main, run_tool
-from tools.osv import database, server
+from tools.osv import cache, database, server
 from tools.pins import Pin, PinError
 
 JSON_REPORT = REPORTS / "deps.json"
@@ -38,6 +38,8 @@ SARIF_REPORT = REPORTS / "deps.sarif"
 RUNTIME_LOCK = Path("requirements.txt")
 TOOL_LOCKS = Path("locks")
 OSV_DB_ENV = "PIPELINE_OSV_DB"
+# The local mirror's parsed advisories, reused while every advisory file is unchanged.
+PARSED_ADVISORIES = Path(sys.prefix) / ".osv-advisories.pickle"
 # Online, pip-audit's OSV service rather than its default, PyPI's JSON API:
 # the same data model and version matching as the offline mirror, so an online
 # and an offline run of the same pins agree; OSV carries GitHub's reviewed
@@ -72,16 +74,17 @@ def default_manifests() -> list[Path]:
 @contextmanager
 def _local_mirror(path: Path) -> Iterator[Service]:
     try:
-        loaded = database.load(path)
+        loaded = cache.load(path, PARSED_ADVISORIES)
     except database.DatabaseError as error:
         raise GateError(f"{OSV_DB_ENV}: {error}") from None
     for line in database.shown_warnings(loaded.warnings):
         print(f"deps: warning: {line}", file=sys.stderr)
+    reused = " from its last parse" if loaded.from_cache else ""
     with server.serving(loaded) as mirror:
         yield Service(
             ("--vulnerability-service", "osv", "--osv-url", mirror.url),
             f"a local OSV mirror of {path} ({len(loaded.advisories)} advisories, "
-            f"loaded in {loaded.load_seconds:.1f} s, {len(loaded.warnings)} warning(s))",
+            f"loaded in {loaded.load_seconds:.1f} s{reused}, {len(loaded.warnings)} warning(s))",
         )
 
 

@@ -91,6 +91,7 @@ class Database:
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
     load_seconds: float = 0.0
+    from_cache: bool = False
     _wire: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
 
     def query(self, name: str, version: str | None) -> list[Advisory]:
@@ -370,22 +371,28 @@ def _read_zip(archive: Path) -> Iterator[tuple[str, bytes | str]]:
         raise DatabaseError(f"{archive} is not a readable zip: {error}") from None
 
 
-def load(path: Path) -> Database:
-    """Load every advisory under ``path`` (a directory or a zip).
+def read(path: Path) -> list[tuple[str, bytes | str]]:
+    """Every candidate file under ``path`` (a directory or a zip) as (label,
+    bytes), or (label, why it cannot be read). DatabaseError when ``path`` is
+    neither."""
+    if not path.exists():
+        raise DatabaseError(f"{path} does not exist")
+    if path.is_dir():
+        return list(_read_directory(path))
+    if zipfile.is_zipfile(path):
+        return list(_read_zip(path))
+    raise DatabaseError(f"{path} is neither a directory nor a zip of OSV advisories")
+
+
+def load(path: Path, files: list[tuple[str, bytes | str]] | None = None) -> Database:
+    """Load every advisory under ``path`` (a directory or a zip), or from
+    ``files`` already read from it.
 
     Raises DatabaseError when the path is missing or holds no advisory.
     """
     started = time.perf_counter()
-    if not path.exists():
-        raise DatabaseError(f"{path} does not exist")
-    if path.is_dir():
-        files = _read_directory(path)
-    elif zipfile.is_zipfile(path):
-        files = _read_zip(path)
-    else:
-        raise DatabaseError(f"{path} is neither a directory nor a zip of OSV advisories")
     database = Database(source=str(path))
-    for label, data in files:
+    for label, data in read(path) if files is None else files:
         if isinstance(data, str):
             database.warnings.append(f"{label}: skipped: {data}")
             database.skipped += 1
