@@ -76,8 +76,16 @@ def pipeline(session: nox.Session) -> None:
 
     Pass `-- --keep-going` to run every gate even after a failure.
     """
+    gates = [name for name, func in nox.registry.get().items() if "gate" in func.tags]
     # After Ctrl-C the pipeline still records the run and notifies: give it time.
-    session.run(sys.executable, "-m", "tools.pipeline", *session.posargs, interrupt_timeout=60)
+    session.run(
+        sys.executable,
+        "-m",
+        "tools.pipeline",
+        f"--gates={','.join(gates)}",
+        *session.posargs,
+        interrupt_timeout=60,
+    )
 
 
 @nox.session

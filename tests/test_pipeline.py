@@ -88,9 +88,18 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# The throwaway notify session only records the status it was given; the pipeline
+# starts it only when a webhook is configured.
+WEBHOOK = "http://127.0.0.1:9/hook"
+
+
 def pipeline_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GITHUB_")}
-    return {**env, "PYTHONPATH": str(ROOT), **extra}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("GITHUB_", "SHUFFLE_"))
+    }
+    return {**env, "PYTHONPATH": str(ROOT), "SHUFFLE_WEBHOOK_URL": WEBHOOK, **extra}
 
 
 def run_pipeline(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -247,3 +256,16 @@ def test_a_broken_noxfile_is_a_recorded_failure(project: Path) -> None:
     record = load_record(project)
     assert (record["status"], record["gates"]) == ("failed", [])
     assert record["reason"].startswith("nox listed no gates")
+
+
+def test_gates_named_by_the_noxfile_need_no_listing(project: Path) -> None:
+    result = run_pipeline(project, "--gates=lint,deps")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [gate["gate"] for gate in load_record(project)["gates"]] == ["lint", "deps"]
+
+
+def test_without_a_webhook_notify_is_not_started(project: Path) -> None:
+    result = run_pipeline(project, SHUFFLE_WEBHOOK_URL=" ")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "notify: notification skipped: SHUFFLE_WEBHOOK_URL is not set" in result.stdout
+    assert not (project / "notified.txt").exists()

@@ -7,3 +7,6 @@ signing   HMAC-SHA256 headers a receiver verifies and uses to reject replays
 target    validating SHUFFLE_WEBHOOK_URL and naming it by its host only
 delivery  httpx with timeouts, retries, backoff and a hard time bound
 """
+
+# Here rather than in target: the pipeline checks it without importing httpx.
+URL_ENV = "SHUFFLE_WEBHOOK_URL"

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-URL_ENV = "SHUFFLE_WEBHOOK_URL"
+from tools.notify import URL_ENV
+
 SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not its value)
 
 

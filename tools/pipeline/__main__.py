@@ -1,6 +1,6 @@
 """Run the gate graph with nox's own parallel runner, record the run, notify.
 
-    python -m tools.pipeline [--keep-going] [--jobs N] [nox options...]
+    python -m tools.pipeline [--keep-going] [--jobs N] [--gates a,b,...] [nox options...]
 
 Options this module does not know (``--envdir``, ``-db virtualenv``...) are
 passed to every nox it starts. Exit status: 0 passed, 1 failed, 130 cancelled.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tools import identity
 from tools.gates._gate import RECORDS, REPORTS, last_line, utc_now
+from tools.notify import URL_ENV as WEBHOOK_URL_ENV
 from tools.pipeline import record, summary
 
 GATE_TAG = "gate"
@@ -144,7 +145,7 @@ def run_graph(
 ) -> dict[str, dict]:
     jobs = ["-j", str(args.jobs)]
     NOX_REPORT.unlink(missing_ok=True)
-    run_nox(["-t", GATE_TAG, *jobs, "--report", str(NOX_REPORT), *nox_options], logs)
+    run_nox(["-s", *gates, *jobs, "--report", str(NOX_REPORT), *nox_options], logs)
     results = read_nox_results(NOX_REPORT)
     # --keep-going reruns what nox skipped, prerequisites excluded; nox still
     # orders the rerun by the graph, so a gate whose prerequisite failed again
@@ -165,6 +166,10 @@ def run_graph(
 
 
 def notify(status: str, nox_options: list[str]) -> int:
+    # Without a webhook the session has nothing to do: spare starting it.
+    if not os.environ.get(WEBHOOK_URL_ENV, "").strip():
+        print(f"notify: notification skipped: {WEBHOOK_URL_ENV} is not set")
+        return 0
     env = {**os.environ, "PIPELINE_STATUS": status}
     return subprocess.run(
         nox_command("-s", "notify", *nox_options), env=env, check=False
@@ -192,6 +197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_JOBS,
         help="gates run at once, a number or `auto` for one per CPU (default: %(default)s)",
     )
+    parser.add_argument(
+        "--gates",
+        type=lambda names: [name for name in names.split(",") if name],
+        help="the gate sessions, comma-separated, as the noxfile tags them "
+        "(default: ask `nox -l -t gate`)",
+    )
     args, nox_options = parser.parse_known_args(argv)
     REPORTS.mkdir(exist_ok=True)
     PIPELINE_JSON.unlink(missing_ok=True)
@@ -201,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs = SessionLogs()
     interrupted, gates, results, reason = False, [], {}, None
     try:
-        gates = gate_names(nox_options)
+        gates = args.gates or gate_names(nox_options)
         results = run_graph(gates, args, nox_options, logs)
     except NoGates as error:
         reason = str(error)
