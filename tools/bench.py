@@ -14,7 +14,9 @@ with the pipeline's own test suite), offline, it prints medians of:
   uv and with the virtualenv/pip fallback;
 
 then the ratios: pipeline / sequential, pipeline / critical path, and nox's
-overhead per gate. Timings are wall-clock, in seconds, on this machine.
+overhead per gate. The warm measures are taken in rounds, each round timing
+every one of them once, so they are compared side by side. Timings are
+wall-clock, in seconds, on this machine.
 """
 
 from __future__ import annotations
@@ -248,13 +250,13 @@ def cold(project: Path, scratch: Path, runs: int, backend: str) -> Measure:
     return repeat(label, runs, once)
 
 
-def report(measures: dict[str, Measure], bare: dict[str, Measure]) -> str:
+def report(measures: dict[str, Measure]) -> str:
     warm, sequential = measures["warm"], measures["sequential"]
+    bare = {gate: measures[gate] for gate in GATES}
     slowest_scan = max(SCANS, key=lambda gate: bare[gate].median)
     critical = bare["lint"].median + bare[slowest_scan].median + bare["test"].median
     overhead = (sequential.median - sum(bare[gate].median for gate in GATES)) / len(GATES)
     rows = [(m.label, m.median, m.times) for m in measures.values()]
-    rows += [(f"bare {gate}: {m.label}", m.median, m.times) for gate, m in bare.items()]
     width = max(len(label) for label, _, _ in rows)
     lines = [f"{'measure'.ljust(width)}  median  runs", "-" * (width + 30)]
     lines += [
@@ -276,6 +278,43 @@ def report(measures: dict[str, Measure], bare: dict[str, Measure]) -> str:
             f" (target < {TARGET_COLD_UV_S:.0f} s)"
         )
     return "\n".join(lines)
+
+
+BARE_LABELS = {
+    "lint": "ruff check + ruff format --check + zizmor",
+    "sast": "semgrep scan",
+    "secrets": "gitleaks git",
+    "deps": "pip-audit on a local mirror",
+    "test": "pytest --cov",
+}
+
+
+def warm_rounds(
+    project: Path, envdir: Path, env: dict[str, str], scratch: Path, runs: int
+) -> dict[str, Measure]:
+    """Every warm measure once per round, rounds repeated: a machine that slows
+    down mid-benchmark slows every measure alike, so the ratios stay fair."""
+    pipeline = nox("-s", "pipeline", "--", "--envdir", str(envdir))
+    sequential = nox("--envdir", str(envdir), "-s", *GATES)
+    tools = bare_tools(project, envdir, env, scratch)
+    measures = {
+        "warm": Measure("warm pipeline (nox -s pipeline)"),
+        "sequential": Measure("sequential (nox -s lint sast secrets deps test)"),
+        **{gate: Measure(f"bare {gate}: {BARE_LABELS[gate]}") for gate in GATES},
+    }
+    for round_ in range(1, runs + 1):
+        measures["warm"].times.append(run_timed(pipeline, cwd=project, env=env, what="pipeline"))
+        measures["sequential"].times.append(
+            run_timed(sequential, cwd=project, env=env, what="sequential nox")
+        )
+        for gate in GATES:
+            measures[gate].times.append(tools[gate]())
+        print(
+            f"  round {round_}/{runs}: "
+            + ", ".join(f"{key} {m.times[-1]:.2f}" for key, m in measures.items()),
+            flush=True,
+        )
+    return measures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -309,39 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 env=env,
                 what="warm-up pipeline",
             )
-            measures = {
-                "warm": repeat(
-                    "warm pipeline (nox -s pipeline)",
-                    args.runs,
-                    lambda: run_timed(
-                        nox("-s", "pipeline", "--", "--envdir", str(envdir)),
-                        cwd=project,
-                        env=env,
-                        what="pipeline",
-                    ),
-                ),
-                "sequential": repeat(
-                    "sequential (nox -s lint sast secrets deps test)",
-                    args.runs,
-                    lambda: run_timed(
-                        nox("--envdir", str(envdir), "-s", *GATES),
-                        cwd=project,
-                        env=env,
-                        what="sequential nox",
-                    ),
-                ),
-            }
-            tools = bare_tools(project, envdir, env, scratch)
-            labels = {
-                "lint": "ruff check + ruff format --check + zizmor",
-                "sast": "semgrep scan",
-                "secrets": "gitleaks git",
-                "deps": "pip-audit on a local mirror",
-                "test": "pytest --cov",
-            }
-            bare = {gate: repeat(labels[gate], args.runs, tools[gate]) for gate in GATES}
-            for gate, measure in bare.items():
-                measure.label = labels[gate]
+            measures = warm_rounds(project, envdir, env, scratch, args.runs)
             if not args.skip_cold:
                 measures["cold-uv"] = cold(project, scratch, args.cold_runs, "uv")
                 measures["cold-virtualenv"] = cold(project, scratch, args.cold_runs, "virtualenv")
@@ -349,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench: error: {error}", file=sys.stderr)
             return 1
     print()
-    print(report(measures, bare))
+    print(report(measures))
     return 0
 
 
