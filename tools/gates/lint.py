@@ -4,7 +4,9 @@ zizmor on the GitHub workflows. Every finding blocks: lint is the cheap fail-fas
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tools import sarif
@@ -45,29 +47,36 @@ def ruff_check() -> list[Finding]:
 
 
 def ruff_format() -> list[Finding]:
+    # JSON, whatever RUFF_OUTPUT_FORMAT says: ruff's text output changes between releases.
     result = run_tool(
-        ["ruff", "format", "--no-cache", "--check", "."], timeout=TIMEOUT_S, what="ruff format"
+        ["ruff", "format", "--no-cache", "--check", "--output-format", "json", "."],
+        timeout=TIMEOUT_S,
+        what="ruff format",
     )
     if result.returncode not in (0, 1):
         raise GateError(
             f"ruff format failed (exit {result.returncode}): {last_line(result.stderr)}"
         )
-    prefix = "Would reformat: "
-    found = [
+    try:
+        unformatted = {
+            sarif.relative_uri(item["filename"], ROOT): int(item["location"]["row"])
+            for item in reversed(json.loads(result.stdout or "[]"))
+        }
+    except (ValueError, KeyError, TypeError) as error:
+        raise GateError(f"ruff format --check wrote no readable JSON: {error}") from None
+    if result.returncode == 1 and not unformatted:
+        raise GateError("ruff format --check failed but named no file: see its output")
+    return [
         Finding(
             rule="ruff-format",
             level="error",
-            path=line.removeprefix(prefix).strip(),
-            line=None,
+            path=path,
+            line=line,
             message="not formatted: run `ruff format`",
             blocking=True,
         )
-        for line in result.stdout.splitlines()
-        if line.startswith(prefix)
+        for path, line in sorted(unformatted.items())
     ]
-    if result.returncode == 1 and not found:
-        raise GateError("ruff format --check failed but named no file: its output changed?")
-    return found
 
 
 def zizmor_error(stderr: str) -> str:
@@ -76,6 +85,20 @@ def zizmor_error(stderr: str) -> str:
         if line.strip().startswith("failed to "):
             return line.strip()
     return last_line(stderr)
+
+
+def under_workflows(log: dict) -> dict:
+    """zizmor names files relative to the folder it scanned (`workflows/ci.yml`);
+    GitHub needs them relative to the checkout (`.github/workflows/ci.yml`)."""
+    prefix = f"{WORKFLOWS.as_posix()}/"
+    for run in log.get("runs") or []:
+        for result in run.get("results") or []:
+            for location in result.get("locations") or []:
+                artifact = (location.get("physicalLocation") or {}).get("artifactLocation") or {}
+                uri = artifact.get("uri")
+                if isinstance(uri, str) and not uri.startswith(("/", prefix)) and ":" not in uri:
+                    artifact["uri"] = prefix + uri
+    return log
 
 
 def zizmor() -> list[Finding]:
@@ -93,13 +116,16 @@ def zizmor() -> list[Finding]:
     if result.returncode not in (0, *range(10, 15)):
         raise GateError(f"zizmor failed (exit {result.returncode}): {zizmor_error(result.stderr)}")
     ZIZMOR_SARIF.write_text(result.stdout, encoding="utf-8")
-    log = sarif.relativize(sarif.load(ZIZMOR_SARIF, tool="zizmor"), ROOT)
+    log = sarif.relativize(under_workflows(sarif.load(ZIZMOR_SARIF, tool="zizmor")), ROOT)
     sarif.write(log, ZIZMOR_SARIF)
     return sarif.findings(log, blocking=lambda _level: True)
 
 
 def run(_args: argparse.Namespace) -> Outcome:
-    findings = ruff_check() + ruff_format() + zizmor()
+    # Three small tools, each mostly start-up: side by side, the fail-fast is faster.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        checks = [pool.submit(check) for check in (ruff_check, ruff_format, zizmor)]
+        findings = [finding for check in checks for finding in check.result()]
     reports = [str(path) for path in (RUFF_SARIF, ZIZMOR_SARIF) if path.exists()]
     return Outcome(findings=findings, reports=reports)
 

@@ -1,0 +1,109 @@
+"""`python -m tools.gates.lint`: real ruff and zizmor on a throwaway project."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GATE_TIMEOUT_S = 120
+CLEAN = '"""A clean module."""\n\n\ndef double(value: int) -> int:\n    return value * 2\n'
+EVAL = (
+    '"""Plugin loading."""\n\n\ndef load(expression: str) -> object:\n    return eval(expression)\n'
+)
+UNFORMATTED = '"""Spacing."""\n\nVALUE = {  "a":1 }\n'
+UNPINNED = (
+    "on: push\n"
+    "permissions: {}\n"
+    "jobs:\n"
+    "  build:\n"
+    "    runs-on: ubuntu-24.04\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "        with:\n"
+    "          persist-credentials: false\n"
+)
+
+
+def make_project(where: Path, files: dict[str, str]) -> Path:
+    (where / "pyproject.toml").write_text(
+        (ROOT / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for name, text in files.items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_text(text, encoding="utf-8")
+    return where
+
+
+def run_gate(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.gates.lint"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+    )
+
+
+def record(project: Path) -> dict:
+    return json.loads((project / "reports/gates/lint.json").read_text(encoding="utf-8"))
+
+
+def test_clean_code_passes_with_its_reports(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"src/clean.py": CLEAN})
+    result = run_gate(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert record(project)["status"] == "passed"
+    assert record(project)["reports"] == ["reports/lint.sarif"]
+
+
+def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path,
+        {
+            "src/plugins.py": EVAL,
+            "src/spacing.py": UNFORMATTED,
+            ".github/workflows/build.yml": UNPINNED,
+        },
+    )
+    result = run_gate(project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    blocking = {(item["rule"], item["path"], item["line"]) for item in record(project)["blocking"]}
+    assert ("S307", "src/plugins.py", 5) in blocking
+    assert ("ruff-format", "src/spacing.py", 3) in blocking
+    # Paths relative to the checkout, as GitHub resolves them, not to .github/.
+    assert ("zizmor/unpinned-uses", ".github/workflows/build.yml", 7) in blocking
+    zizmor = json.loads((project / "reports/zizmor.sarif").read_text(encoding="utf-8"))
+    uris = {
+        location["physicalLocation"]["artifactLocation"]["uri"]
+        for result in zizmor["runs"][0]["results"]
+        for location in result["locations"]
+    }
+    assert uris == {".github/workflows/build.yml"}
+    assert sorted(record(project)["reports"]) == ["reports/lint.sarif", "reports/zizmor.sarif"]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("[tool.ruff]\nline-length = 'wide'\n", "lint: error: ruff check failed (exit 2)"),
+        ("[tool.ruff\n", "lint: error: ruff check failed (exit 2)"),
+    ],
+)
+def test_a_config_ruff_cannot_read_is_one_error_line(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    project = make_project(tmp_path, {"src/clean.py": CLEAN})
+    (project / "pyproject.toml").write_text(config, encoding="utf-8")
+    result = run_gate(project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert record(project)["status"] == "failed"
