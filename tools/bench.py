@@ -256,6 +256,7 @@ def report(measures: dict[str, Measure]) -> str:
     slowest_scan = max(SCANS, key=lambda gate: bare[gate].median)
     critical = bare["lint"].median + bare[slowest_scan].median + bare["test"].median
     overhead = (sequential.median - sum(bare[gate].median for gate in GATES)) / len(GATES)
+    floor = critical + NOX_PROCESSES_ON_PATH * measures["nox"].median
     rows = [(m.label, m.median, m.times) for m in measures.values()]
     width = max(len(label) for label, _, _ in rows)
     lines = [f"{'measure'.ljust(width)}  median  runs", "-" * (width + 30)]
@@ -271,6 +272,8 @@ def report(measures: dict[str, Measure]) -> str:
         f"pipeline / critical path  {warm.median / critical:5.2f}"
         f"   (target <= {TARGET_VS_CRITICAL_PATH})",
         f"nox overhead per gate     {overhead:5.2f} s (sequential minus bare tools, per gate)",
+        f"pipeline floor            {floor:5.2f} s = critical path + {NOX_PROCESSES_ON_PATH} nox "
+        f"start-ups ({floor / critical:.2f} x the critical path)",
     ]
     if "cold-uv" in measures:
         lines.append(
@@ -280,6 +283,19 @@ def report(measures: dict[str, Measure]) -> str:
     return "\n".join(lines)
 
 
+# What every nox process pays before its session does anything.
+NOOP_NOXFILE = """import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+
+
+@nox.session(python=False)
+def noop(session):
+    pass
+"""
+# The nox processes on the pipeline's critical path: `nox -s pipeline`, the
+# `nox -j` that runs the graph, and one per gate on the path (lint, a scan, test).
+NOX_PROCESSES_ON_PATH = 5
 BARE_LABELS = {
     "lint": "ruff check + ruff format --check + zizmor",
     "sast": "semgrep scan",
@@ -296,16 +312,23 @@ def warm_rounds(
     down mid-benchmark slows every measure alike, so the ratios stay fair."""
     pipeline = nox("-s", "pipeline", "--", "--envdir", str(envdir))
     sequential = nox("--envdir", str(envdir), "-s", *GATES)
+    noop = scratch / "noop" / "noxfile.py"
+    noop.parent.mkdir(exist_ok=True)
+    noop.write_text(NOOP_NOXFILE, encoding="utf-8")
     tools = bare_tools(project, envdir, env, scratch)
     measures = {
         "warm": Measure("warm pipeline (nox -s pipeline)"),
         "sequential": Measure("sequential (nox -s lint sast secrets deps test)"),
+        "nox": Measure("nox start-up (a session that does nothing)"),
         **{gate: Measure(f"bare {gate}: {BARE_LABELS[gate]}") for gate in GATES},
     }
     for round_ in range(1, runs + 1):
         measures["warm"].times.append(run_timed(pipeline, cwd=project, env=env, what="pipeline"))
         measures["sequential"].times.append(
             run_timed(sequential, cwd=project, env=env, what="sequential nox")
+        )
+        measures["nox"].times.append(
+            run_timed(nox("-f", str(noop), "-s", "noop"), cwd=project, env=env, what="nox")
         )
         for gate in GATES:
             measures[gate].times.append(tools[gate]())
