@@ -514,3 +514,31 @@ def test_online_pack_findings_block_by_severity(online: tuple) -> None:
     rules = {finding["rule"] for finding in run.record["blocking"]}
     assert {rule.rsplit(".", 1)[-1] for rule in rules} == {"registry-python"}
     assert run.record["findings"] == {"error": 1, "warning": 2}
+
+
+@pytest.mark.parametrize(
+    ("packs", "expected_requests", "configs"),
+    [
+        ('["p/python"]', ["/c/p/python"], "configs: p/python, .semgrep/rules.yml"),
+        ("[]", [], "configs: .semgrep/rules.yml"),
+    ],
+)
+def test_the_packs_are_the_projects_to_choose(
+    tmp_path: Path, packs: str, expected_requests: list[str], configs: str
+) -> None:
+    project = make_project(
+        tmp_path, {"pyproject.toml": f"[tool.pipeline]\nsemgrep-packs = {packs}\n"}
+    )
+    registry = Registry()
+    thread = threading.Thread(target=registry.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{registry.server_address[1]}"
+        run = run_gate(project, SEMGREP_URL=url)
+    finally:
+        registry.shutdown()
+        registry.server_close()
+    assert run.code == 0, run.stderr
+    assert registry.requested == expected_requests
+    assert configs in run.record["notes"]
+    assert not any(OFFLINE_NOTE in note for note in run.record["notes"])

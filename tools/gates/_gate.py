@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tools.settings import SettingsError
+
 REPORTS = Path("reports")
 RECORDS = REPORTS / "gates"
 RECORD_SCHEMA_VERSION = 1
@@ -135,7 +137,7 @@ def main(
     errored = False
     try:
         outcome = run(args)
-    except GateError as error:
+    except (GateError, SettingsError) as error:
         outcome, reason, errored = Outcome(), str(error), True
         print(f"{gate}: error: {reason}", file=sys.stderr)
     except Exception as error:  # the edge: a crash is a failed gate, never findings

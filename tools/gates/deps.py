@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tools import audit_report, network, pins, sarif
+from tools import audit_report, network, pins, sarif, settings
 from tools.gates._gate import REPORTS, GateError, Outcome, last_line, main, run_tool
 from tools.osv import cache, database, server
 from tools.pins import Pin, PinError
@@ -47,7 +47,6 @@ PARSED_ADVISORIES = Path(sys.prefix) / ".osv-advisories.pickle"
 # --disable-pip neither service checks hash values (the hash-locked installs
 # of every venv do), so the PyPI service would add nothing here.
 OSV_API_HOST = "api.osv.dev"
-TIMEOUT_S = 600
 REQUEST_TIMEOUT_S = 15
 # pip-audit spends most of a run starting up; two runs at a time fill two cores.
 WORKERS = max(2, min(4, os.cpu_count() or 2))
@@ -179,7 +178,7 @@ def audit(
     output.unlink(missing_ok=True)  # a stale report must never pass for this run's
     result = run_tool(
         pip_audit_argv(requirements, output, workdir / "cache", service),
-        timeout=TIMEOUT_S,
+        timeout=settings.load().timeout("deps"),
         what="pip-audit",
     )
     return judge(result.returncode, result.stderr, output, part)

@@ -9,14 +9,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tools import sarif
+from tools import sarif, settings
 from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
 
 ROOT = Path.cwd()
 RUFF_SARIF = REPORTS / "lint.sarif"
 ZIZMOR_SARIF = REPORTS / "zizmor.sarif"
 WORKFLOWS = Path(".github")
-TIMEOUT_S = 300
 
 
 def ruff_check() -> list[Finding]:
@@ -32,7 +31,7 @@ def ruff_check() -> list[Finding]:
             str(RUFF_SARIF),
             ".",
         ],
-        timeout=TIMEOUT_S,
+        timeout=settings.load().timeout("lint"),
         what="ruff",
     )
     # ruff exits 0 when clean, 1 on violations, 2 on abnormal termination (bad config, crash).
@@ -50,7 +49,7 @@ def ruff_format() -> list[Finding]:
     # JSON, whatever RUFF_OUTPUT_FORMAT says: ruff's text output changes between releases.
     result = run_tool(
         ["ruff", "format", "--no-cache", "--check", "--output-format", "json", "."],
-        timeout=TIMEOUT_S,
+        timeout=settings.load().timeout("lint"),
         what="ruff format",
     )
     if result.returncode not in (0, 1):
@@ -109,7 +108,7 @@ def zizmor() -> list[Finding]:
     # skipped with a warning, and the other workflows' clean result passes the gate.
     result = run_tool(
         ["zizmor", "--offline", "--strict-collection", "--format", "sarif", str(WORKFLOWS)],
-        timeout=TIMEOUT_S,
+        timeout=settings.load().timeout("lint"),
         what="zizmor",
     )
     # zizmor: 0 clean, 10-14 findings by highest severity; anything else is an error.

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tools import network, sarif
+from tools import network, sarif, settings
 from tools.gates._gate import (
     REPORTS,
     Finding,
@@ -33,7 +33,6 @@ RULES = Path(".semgrep/rules.yml")
 RULE_TESTS = Path(".semgrep/tests/rules.py")
 SARIF_REPORT = REPORTS / "sast.sarif"
 JSON_REPORT = REPORTS / "sast.json"
-REGISTRY_PACKS = ("p/default", "p/python", "p/flask")
 DEFAULT_REGISTRY = "https://semgrep.dev"
 OFFLINE_NOTE = "registry packs skipped: offline"
 # Without these Semgrep checks for a newer version and sends metrics: on a closed
@@ -42,8 +41,6 @@ QUIET_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 QUIET_FLAGS = ("--metrics=off", "--disable-version-check")
 # Where the last passing rule tests are recorded: inside the venv running the gate.
 RULE_TESTS_PASSED = Path(sys.prefix) / ".semgrep-rule-tests-passed"
-TEST_TIMEOUT_S = 300
-SCAN_TIMEOUT_S = 1800
 # Without a login Semgrep fills fingerprints and matched lines with this placeholder.
 LOGIN_PLACEHOLDER = "requires login"
 
@@ -77,12 +74,14 @@ def registry_address() -> tuple[str, int]:
 
 
 def plan() -> Plan:
-    local = str(RULES)
+    local, packs = str(RULES), settings.load().semgrep_packs
+    if not packs:  # the project runs its own rules only: nothing to fetch
+        return Plan([local])
     if network.offline_requested():
         return Plan([local], f"{network.OFFLINE_ENV}=1")
     host, port = registry_address()
     if network.reachable(host, port):
-        return Plan([*REGISTRY_PACKS, local])
+        return Plan([*packs, local])
     if network.in_github_actions():
         raise GateError(
             f"the Semgrep registry ({host}:{port}) is unreachable from GitHub Actions, where "
@@ -102,7 +101,7 @@ def run_rule_tests() -> int:
             raise GateError(f"{path} is missing: the gate needs the rules and their tests")
     code, stdout, stderr = semgrep(
         ["--test", "--strict", "--json", "--config", str(RULES), str(RULE_TESTS)],
-        timeout=TEST_TIMEOUT_S,
+        timeout=settings.load().timeout("sast"),
         what="semgrep --test",
     )
     try:
@@ -183,7 +182,7 @@ def scan(configs: list[str]) -> None:
             f"--json-output={JSON_REPORT}",
             ".",
         ],
-        timeout=SCAN_TIMEOUT_S,
+        timeout=settings.load().timeout("sast"),
         what="semgrep",
     )
     # Without --error, findings exit 0: any other code means the scan did not complete
@@ -291,7 +290,7 @@ def check() -> Outcome:
     if chosen.offline_reason:
         notes.append(
             f"{OFFLINE_NOTE} ({chosen.offline_reason}): only {RULES} ran, "
-            f"not {', '.join(REGISTRY_PACKS)}"
+            f"not {', '.join(settings.load().semgrep_packs)}"
         )
         print(f"sast: WARNING: {notes[-1]}", file=sys.stderr, flush=True)
     tested, cached = rule_tests_once()

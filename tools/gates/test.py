@@ -8,6 +8,7 @@ import argparse
 import sys
 import xml.etree.ElementTree as ET
 
+from tools import settings
 from tools.gates._gate import REPORTS, Finding, GateError, Outcome, main, run_tool
 
 JUNIT = REPORTS / "junit.xml"
@@ -15,7 +16,6 @@ COVERAGE = REPORTS / "coverage.xml"
 # The acceptance suite runs the whole pipeline on copies of the project: it is
 # its own nox session, not part of the gate.
 ACCEPTANCE = "tests/acceptance"
-TIMEOUT_S = 1800
 
 
 def failed_tests() -> list[Finding]:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> Outcome:
             "--cov-report=term",
             *args.pytest_args,
         ],
-        timeout=TIMEOUT_S,
+        timeout=settings.load().timeout("test"),
         what="pytest",
         capture=False,
     )

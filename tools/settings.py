@@ -1,0 +1,88 @@
+"""The pipeline's settings: ``[tool.pipeline]`` in the project's pyproject.toml.
+
+    [tool.pipeline]
+    semgrep-packs = ["p/default", "p/python", "p/flask"]
+
+    [tool.pipeline.timeouts]   # seconds each gate's tools may run
+    lint = 300
+    sast = 1800
+    secrets = 900
+    deps = 600
+    test = 1800
+
+Every key is optional: a project without the table gets the values above. A
+key that is there but wrong (a misspelt name, a string for a number) is an
+error naming it, never a silent default.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PYPROJECT = Path("pyproject.toml")
+TABLE = "tool.pipeline"
+DEFAULT_PACKS = ("p/default", "p/python", "p/flask")
+DEFAULT_TIMEOUTS = {"lint": 300.0, "sast": 1800.0, "secrets": 900.0, "deps": 600.0, "test": 1800.0}
+
+
+class SettingsError(Exception):
+    """[tool.pipeline] is there but cannot be used as written."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    semgrep_packs: tuple[str, ...] = DEFAULT_PACKS
+    timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+
+    def timeout(self, gate: str) -> float:
+        return self.timeouts[gate]
+
+
+def _packs(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise SettingsError(f"{TABLE}.semgrep-packs must be a list of pack names, like 'p/python'")
+    return tuple(pack.strip() for pack in value)
+
+
+def _timeouts(value: object) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{TABLE}.timeouts must be a table of seconds per gate")
+    timeouts = dict(DEFAULT_TIMEOUTS)
+    for gate, seconds in value.items():
+        if gate not in DEFAULT_TIMEOUTS:
+            raise SettingsError(
+                f"{TABLE}.timeouts.{gate}: no such gate (one of {', '.join(DEFAULT_TIMEOUTS)})"
+            )
+        valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not valid or not math.isfinite(seconds) or seconds <= 0:
+            raise SettingsError(f"{TABLE}.timeouts.{gate} must be a positive number of seconds")
+        timeouts[gate] = float(seconds)
+    return timeouts
+
+
+@functools.cache
+def load(pyproject: Path = PYPROJECT) -> Settings:
+    """The settings of the project at ``pyproject`` (defaults when it has none)."""
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"cannot read {pyproject}: {error}") from None
+    tool = document.get("tool", {})
+    table = tool.get("pipeline", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise SettingsError(f"[{TABLE}] in {pyproject} must be a table")
+    if unknown := sorted(set(table) - {"semgrep-packs", "timeouts"}):
+        raise SettingsError(
+            f"[{TABLE}] in {pyproject} has unknown key(s): {', '.join(unknown)} "
+            "(known: semgrep-packs, timeouts)"
+        )
+    return Settings(
+        semgrep_packs=_packs(table["semgrep-packs"]) if "semgrep-packs" in table else DEFAULT_PACKS,
+        timeouts=_timeouts(table["timeouts"]) if "timeouts" in table else dict(DEFAULT_TIMEOUTS),
+    )
