@@ -94,7 +94,8 @@ def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
     ("config", "expected"),
     [
         ("[tool.ruff]\nline-length = 'wide'\n", "lint: error: ruff check failed (exit 2)"),
-        ("[tool.ruff\n", "lint: error: ruff check failed (exit 2)"),
+        # Not TOML at all: the gate's own settings cannot be read either.
+        ("[tool.ruff\n", "lint: error: cannot read pyproject.toml"),
     ],
 )
 def test_a_config_ruff_cannot_read_is_one_error_line(
