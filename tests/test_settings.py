@@ -65,6 +65,10 @@ def test_no_packs_is_allowed(tmp_path: Path) -> None:
         ("[tool.pipeline.timeouts]\ntest = -5\n", "timeouts.test"),
         ("[tool.pipeline.timeouts]\ntest = true\n", "timeouts.test"),
         ("[tool.pipeline.timeouts]\ntest = nan\n", "timeouts.test"),
+        ("[tool.pipeline.timeouts]\ntest = inf\n", "timeouts.test"),
+        ("[tool.pipeline.timeouts]\ntest = 1e300\n", "timeouts.test"),
+        (f"[tool.pipeline.timeouts]\ntest = 1{'0' * 400}\n", "timeouts.test"),
+        ("tool = 3\n", "must be a table"),
         ("[tool.pipeline]\nsemgrep_packs = []\n", "unknown key(s): semgrep_packs"),
         ("[tool]\npipeline = 3\n", "must be a table"),
         ("[tool.pipeline\n", "cannot read"),
@@ -93,7 +97,7 @@ def test_a_gate_with_broken_settings_fails_with_that_line(tmp_path: Path) -> Non
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert (
-        "test: error: tool.pipeline.timeouts.test must be a positive number of seconds"
+        "test: error: tool.pipeline.timeouts.test must be a number of seconds above 0"
         in result.stderr
     )
     assert "Traceback" not in result.stderr

@@ -3,7 +3,7 @@
     [tool.pipeline]
     semgrep-packs = ["p/default", "p/python", "p/flask"]
 
-    [tool.pipeline.timeouts]   # seconds each gate's tools may run
+    [tool.pipeline.timeouts]   # seconds each tool run of a gate may take
     lint = 300
     sast = 1800
     secrets = 900
@@ -18,7 +18,6 @@ error naming it, never a silent default.
 from __future__ import annotations
 
 import functools
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,8 @@ from pathlib import Path
 PYPROJECT = Path("pyproject.toml")
 TABLE = "tool.pipeline"
 DEFAULT_PACKS = ("p/default", "p/python", "p/flask")
+# A day: beyond it a value is a typo, and beyond what subprocess can wait for.
+MAX_TIMEOUT_S = 86_400
 DEFAULT_TIMEOUTS = {"lint": 300.0, "sast": 1800.0, "secrets": 900.0, "deps": 600.0, "test": 1800.0}
 
 
@@ -57,9 +58,13 @@ def _timeouts(value: object) -> dict[str, float]:
             raise SettingsError(
                 f"{TABLE}.timeouts.{gate}: no such gate (one of {', '.join(DEFAULT_TIMEOUTS)})"
             )
-        valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
-        if not valid or not math.isfinite(seconds) or seconds <= 0:
-            raise SettingsError(f"{TABLE}.timeouts.{gate} must be a positive number of seconds")
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        # Comparisons, not math.isfinite: they hold for NaN, infinities and huge ints.
+        if not number or not 0 < seconds <= MAX_TIMEOUT_S:
+            raise SettingsError(
+                f"{TABLE}.timeouts.{gate} must be a number of seconds above 0 and at most "
+                f"{MAX_TIMEOUT_S}"
+            )
         timeouts[gate] = float(seconds)
     return timeouts
 
@@ -74,7 +79,7 @@ def load(pyproject: Path = PYPROJECT) -> Settings:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise SettingsError(f"cannot read {pyproject}: {error}") from None
     tool = document.get("tool", {})
-    table = tool.get("pipeline", {}) if isinstance(tool, dict) else {}
+    table = tool.get("pipeline", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise SettingsError(f"[{TABLE}] in {pyproject} must be a table")
     if unknown := sorted(set(table) - {"semgrep-packs", "timeouts"}):
