@@ -108,3 +108,12 @@ def test_a_config_ruff_cannot_read_is_one_error_line(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert record(project)["status"] == "failed"
+
+
+def test_a_file_ruff_cannot_parse_is_named_in_the_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"src/broken.py": "def broken(:\n    pass\n"})
+    result = run_gate(project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "lint: error: ruff format failed (exit 2): src/broken.py:1 invalid-syntax" in (
+        result.stderr
+    )

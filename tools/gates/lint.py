@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from tools import sarif, settings
@@ -45,6 +46,31 @@ def ruff_check() -> list[Finding]:
     return found
 
 
+@dataclass(frozen=True)
+class FormatEntry:
+    """One file `ruff format --check` would change, or cannot parse."""
+
+    code: str  # "unformatted", or why the file could not be read ("invalid-syntax")
+    path: str
+    line: int
+    message: str
+
+
+def format_entries(stdout: str) -> list[FormatEntry]:
+    try:
+        return [
+            FormatEntry(
+                code=str(item["code"]),
+                path=sarif.relative_uri(item["filename"], ROOT),
+                line=int(item["location"]["row"]),
+                message=str(item.get("message") or ""),
+            )
+            for item in json.loads(stdout or "[]")
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise GateError(f"ruff format --check wrote no readable JSON: {error}") from None
+
+
 def ruff_format() -> list[Finding]:
     # JSON, whatever RUFF_OUTPUT_FORMAT says: ruff's text output changes between releases.
     result = run_tool(
@@ -53,16 +79,21 @@ def ruff_format() -> list[Finding]:
         what="ruff format",
     )
     if result.returncode not in (0, 1):
-        raise GateError(
-            f"ruff format failed (exit {result.returncode}): {last_line(result.stderr)}"
+        # A file ruff cannot parse is named in the JSON, not on stderr.
+        try:
+            entries = format_entries(result.stdout)
+        except GateError:
+            entries = []
+        broken = (
+            f"{e.path}:{e.line} {e.code}: {e.message}" for e in entries if e.code != "unformatted"
         )
-    try:
-        unformatted = {
-            sarif.relative_uri(item["filename"], ROOT): int(item["location"]["row"])
-            for item in reversed(json.loads(result.stdout or "[]"))
-        }
-    except (ValueError, KeyError, TypeError) as error:
-        raise GateError(f"ruff format --check wrote no readable JSON: {error}") from None
+        why = next(broken, last_line(result.stderr))
+        raise GateError(f"ruff format failed (exit {result.returncode}): {why}")
+    unformatted = {
+        entry.path: entry.line
+        for entry in reversed(format_entries(result.stdout))
+        if entry.code == "unformatted"
+    }
     if result.returncode == 1 and not unformatted:
         raise GateError("ruff format --check failed but named no file: see its output")
     return [
