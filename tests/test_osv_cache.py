@@ -113,3 +113,9 @@ def test_a_zip_is_keyed_by_its_members(tree: Path, tmp_path: Path) -> None:
 def test_no_database_is_still_an_error(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="does not exist"):
         cache.load(tmp_path / "nowhere", tmp_path / "store.pickle")
+
+
+def test_without_a_store_the_database_is_parsed(tree: Path) -> None:
+    loaded = cache.load(tree, None)
+    assert not loaded.from_cache
+    assert ids(loaded, "flask", "2.2.4") == ["PYSEC-2023-62"]

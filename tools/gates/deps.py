@@ -38,8 +38,11 @@ SARIF_REPORT = REPORTS / "deps.sarif"
 RUNTIME_LOCK = Path("requirements.txt")
 TOOL_LOCKS = Path("locks")
 OSV_DB_ENV = "PIPELINE_OSV_DB"
-# The local mirror's parsed advisories, reused while every advisory file is unchanged.
-PARSED_ADVISORIES = Path(sys.prefix) / ".osv-advisories.pickle"
+# The local mirror's parsed advisories, reused while every advisory file is
+# unchanged; kept only in a venv of ours, never in a system Python's prefix.
+PARSED_ADVISORIES = (
+    Path(sys.prefix) / ".osv-advisories.pickle" if sys.prefix != sys.base_prefix else None
+)
 # Online, pip-audit's OSV service rather than its default, PyPI's JSON API:
 # the same data model and version matching as the offline mirror, so an online
 # and an offline run of the same pins agree; OSV carries GitHub's reviewed

@@ -3,8 +3,9 @@
 Parsing the PyPA database takes about two seconds, mostly YAML; reading and
 hashing its files takes a few hundredths. So the last parse is kept beside a
 digest of every file's name and bytes and of the parser itself (this package's
-source, Python's and packaging's versions): an advisory added, changed or
-removed, or a new parser, means a fresh parse, never a stale answer.
+source; Python's, packaging's and PyYAML's versions, and whether libyaml is in
+use): an advisory added, changed or removed, or a new parser, means a fresh
+parse, never a stale answer.
 
 The store is a pickle, read back only by this code from where it wrote it
 (the deps gate keeps it in its own venv): trusting it is trusting that venv.
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import packaging
+import yaml
 
 from tools.osv import database
 from tools.osv.database import Database
@@ -31,7 +33,8 @@ DIGEST_BYTES = 32
 
 def fingerprint(files: list[tuple[str, bytes | str]]) -> bytes:
     digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
-    digest.update(f"{sys.version}\0{packaging.__version__}\0".encode())
+    parsers = f"{sys.version}\0{packaging.__version__}\0{yaml.__version__}\0{yaml.__with_libyaml__}"
+    digest.update(parsers.encode())
     for source in PARSER_SOURCES:
         digest.update(source.read_bytes())
     for label, data in files:
@@ -67,9 +70,12 @@ def _keep(store: Path, key: bytes, loaded: Database) -> None:
         Path(temp).unlink(missing_ok=True)
 
 
-def load(path: Path, store: Path) -> Database:
+def load(path: Path, store: Path | None) -> Database:
     """``database.load(path)``, from ``store`` when nothing it was parsed from
-    has changed since; DatabaseError as for ``database.load``."""
+    has changed since (no store: always parsed); DatabaseError as for
+    ``database.load``."""
+    if store is None:
+        return database.load(path)
     started = time.perf_counter()
     files = database.read(path)
     key = fingerprint(files)
