@@ -82,8 +82,9 @@ def pipeline(session: nox.Session) -> None:
         sys.executable,
         "-m",
         "tools.pipeline",
-        f"--gates={','.join(gates)}",
         *session.posargs,
+        # Last, so that the noxfile's gates are the ones run whatever the arguments.
+        f"--gates={','.join(gates)}",
         interrupt_timeout=60,
     )
 

@@ -200,8 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--gates",
         type=lambda names: [name for name in names.split(",") if name],
-        help="the gate sessions, comma-separated, as the noxfile tags them "
-        "(default: ask `nox -l -t gate`)",
+        help="the gate sessions, comma-separated: what the noxfile's pipeline session "
+        "passes (default: ask `nox -l -t gate`)",
     )
     args, nox_options = parser.parse_known_args(argv)
     REPORTS.mkdir(exist_ok=True)
