@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tools import locks, pins
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,12 +29,17 @@ def test_a_bumped_pin_makes_every_lock_stale(tmp_path: Path) -> None:
 
 def test_every_package_has_one_version_in_every_lock() -> None:
     """The test venv runs the service on exactly what requirements.txt ships."""
-    versions: dict[str, set[str]] = {}
-    for lock in locks.all_locks():
-        for pin in pins.read(lock.path):
-            versions.setdefault(pin.name, set()).add(pin.version)
-    assert {name: found for name, found in versions.items() if len(found) > 1} == {}
-    assert len(versions) > 50
+    every = locks.all_locks()
+    assert locks.disagreements(every) == {}
+    assert len({pin.name for lock in every for pin in pins.read(lock.path)}) > 50
+
+
+def test_two_versions_of_a_package_are_a_disagreement(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("click==8.4.2 \\\n    --hash=sha256:00\n", encoding="utf-8")
+    second.write_text("Click==8.5.1 \\\n    --hash=sha256:00\n", encoding="utf-8")
+    split = locks.disagreements([locks.Lock("a", first, ()), locks.Lock("b", second, ())])
+    assert split == {"click": ["8.4.2", "8.5.1"]}
 
 
 def test_a_lock_without_its_digest_is_stale(tmp_path: Path) -> None:
@@ -50,4 +57,11 @@ def test_the_check_command_passes_on_the_repository() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "locks match their pins" in result.stdout
+    assert "locks match their pins and agree" in result.stdout
+
+
+def test_another_python_makes_every_lock_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    every = locks.all_locks()
+    assert locks.stale(every) == []
+    monkeypatch.setattr(locks, "PYTHON_VERSION", "3.99")
+    assert locks.stale(every) == every

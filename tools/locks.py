@@ -27,6 +27,8 @@ from pathlib import Path
 from nox.project import dependency_groups
 from nox.virtualenv import find_uv
 
+from tools import pins
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "locks"
 RUNTIME_LOCK = ROOT / "requirements.txt"
@@ -49,7 +51,11 @@ class Lock:
 
     @property
     def digest(self) -> str:
-        text = "\n".join(sorted(self.pins)) + "\n--\n" + "\n".join(sorted(self.resolved_with))
+        """Of its pins, of every pin it was resolved with, and of the Python it
+        was resolved for: a change to any of them leaves the lock stale."""
+        text = "\n".join(
+            [*sorted(self.pins), "--", *sorted(self.resolved_with), "--", PYTHON_VERSION]
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
     def recorded_digest(self) -> str | None:
@@ -117,6 +123,16 @@ def stale(locks: list[Lock]) -> list[Lock]:
     return [lock for lock in locks if lock.recorded_digest() != lock.digest]
 
 
+def disagreements(locks: list[Lock]) -> dict[str, list[str]]:
+    """Packages locked at more than one version across the locks (none when they
+    come from one resolution), each with its versions."""
+    versions: dict[str, set[str]] = {}
+    for lock in locks:
+        for pin in pins.read(lock.path):
+            versions.setdefault(pin.name, set()).add(pin.version)
+    return {name: sorted(found) for name, found in sorted(versions.items()) if len(found) > 1}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.locks", description=__doc__.split("\n")[0]
@@ -131,9 +147,19 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"lock: {lock.path.relative_to(ROOT)} is stale: run `nox -s lock`", file=sys.stderr
             )
-        if not drifted:
-            print(f"lock: {len(locks)} locks match their pins")
-        return 1 if drifted else 0
+        try:
+            split = disagreements(locks)
+        except pins.PinError as error:
+            print(f"lock: error: {error}", file=sys.stderr)
+            return 1
+        for name, versions in split.items():
+            print(
+                f"lock: {name} is locked at {', '.join(versions)}: run `nox -s lock`",
+                file=sys.stderr,
+            )
+        if not drifted and not split:
+            print(f"lock: {len(locks)} locks match their pins and agree")
+        return 1 if drifted or split else 0
     try:
         with tempfile.TemporaryDirectory(prefix="locks-") as scratch:
             resolution = Path(scratch) / "all-pins.txt"
