@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from tools.gates._gate import (
     GateError,
     Outcome,
     main,
+    venv_state,
 )
 
 
@@ -107,3 +110,21 @@ def test_rule_messages_replace_what_a_tool_matched() -> None:
     assert found.message == "Subprocess built from $CMD"
     (raw,) = sarif.findings(log, blocking=lambda _level: True)
     assert "rm -rf build" in raw.message
+
+
+def test_gate_state_lives_in_the_venv_and_nowhere_else() -> None:
+    assert venv_state(".state") == Path(sys.prefix) / ".state"
+    # The interpreter this venv was made from: no venv, so nothing is kept.
+    outside = subprocess.run(
+        [
+            sys._base_executable,
+            "-c",
+            "from tools.gates._gate import venv_state; print(venv_state('.state'))",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (outside.returncode, outside.stdout.strip()) == (0, "None"), outside.stderr

@@ -85,6 +85,13 @@ def record_path(gate: str) -> Path:
     return RECORDS / f"{gate}.json"
 
 
+def venv_state(name: str) -> Path | None:
+    """Where a gate keeps what it learned between runs (a verdict, a parse):
+    inside the venv running it, so a new venv starts afresh. None outside a
+    venv, where it would land in a system Python's prefix: nothing is kept."""
+    return Path(sys.prefix) / name if sys.prefix != sys.base_prefix else None
+
+
 def tool_path(name: str) -> str:
     """A tool from this interpreter's venv first, then from PATH: the gate's
     pinned tool wins even when the venv is not activated."""

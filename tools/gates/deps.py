@@ -29,7 +29,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tools import audit_report, network, pins, sarif, settings
-from tools.gates._gate import REPORTS, GateError, Outcome, last_line, main, run_tool
+from tools.gates._gate import (
+    REPORTS,
+    GateError,
+    Outcome,
+    last_line,
+    main,
+    run_tool,
+    venv_state,
+)
 from tools.osv import cache, database, server
 from tools.pins import Pin, PinError
 
@@ -38,11 +46,8 @@ SARIF_REPORT = REPORTS / "deps.sarif"
 RUNTIME_LOCK = Path("requirements.txt")
 TOOL_LOCKS = Path("locks")
 OSV_DB_ENV = "PIPELINE_OSV_DB"
-# The local mirror's parsed advisories, reused while every advisory file is
-# unchanged; kept only in a venv of ours, never in a system Python's prefix.
-PARSED_ADVISORIES = (
-    Path(sys.prefix) / ".osv-advisories.pickle" if sys.prefix != sys.base_prefix else None
-)
+# The local mirror's parsed advisories, reused while every advisory file is unchanged.
+PARSED_ADVISORIES = venv_state(".osv-advisories.pickle")
 # Online, pip-audit's OSV service rather than its default, PyPI's JSON API:
 # the same data model and version matching as the offline mirror, so an online
 # and an offline run of the same pins agree; OSV carries GitHub's reviewed

@@ -26,6 +26,7 @@ from tools.gates._gate import (
     last_line,
     main,
     run_tool,
+    venv_state,
 )
 
 ROOT = Path.cwd()
@@ -40,7 +41,7 @@ OFFLINE_NOTE = "registry packs skipped: offline"
 QUIET_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 QUIET_FLAGS = ("--metrics=off", "--disable-version-check")
 # Where the last passing rule tests are recorded: inside the venv running the gate.
-RULE_TESTS_PASSED = Path(sys.prefix) / ".semgrep-rule-tests-passed"
+RULE_TESTS_PASSED = venv_state(".semgrep-rule-tests-passed")
 # Without a login Semgrep fills fingerprints and matched lines with this placeholder.
 LOGIN_PLACEHOLDER = "requires login"
 
@@ -144,7 +145,7 @@ def rule_tests_once() -> tuple[int, bool]:
     changed: the same inputs give the same verdict, and the run costs as much as
     the scan itself. The verdict lives in the gate's venv, so a new venv (every
     CI job) always reruns them. Returns the rules checked and whether cached."""
-    if not (RULES.is_file() and RULE_TESTS.is_file()):
+    if RULE_TESTS_PASSED is None or not (RULES.is_file() and RULE_TESTS.is_file()):
         return run_rule_tests(), False
     digest = rule_tests_digest()
     try:
