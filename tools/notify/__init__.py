@@ -8,5 +8,13 @@ target    validating SHUFFLE_WEBHOOK_URL and naming it by its host only
 delivery  httpx with timeouts, retries, backoff and a hard time bound
 """
 
-# Here rather than in target: the pipeline checks it without importing httpx.
+import os
+
+# Here rather than in target: the pipeline asks without importing httpx.
 URL_ENV = "SHUFFLE_WEBHOOK_URL"
+NOT_CONFIGURED = f"notification skipped: {URL_ENV} is not set"
+
+
+def configured() -> bool:
+    """Whether a webhook is set at all: without one there is nowhere to post."""
+    return bool(os.environ.get(URL_ENV, "").strip())

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tools import notify
 from tools.network import OFFLINE_ENV, offline_requested
 from tools.notify import inputs, payload, target
 from tools.notify.delivery import MAX_TOTAL_S, Policy, deliver_within
@@ -76,12 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         retry_after_cap_s=args.retry_after_cap,
         budget_s=args.budget,
     )
-    raw_url = os.environ.get(target.URL_ENV, "")
-    if not raw_url.strip():
-        say(f"notification skipped: {target.URL_ENV} is not set")
+    if not notify.configured():
+        say(notify.NOT_CONFIGURED)
         return EXIT_OK
     try:
-        webhook = target.parse(raw_url)
+        webhook = target.parse(os.environ[notify.URL_ENV])
     except target.BadURL as bad:
         error(str(bad))
         return EXIT_BAD_CONFIG

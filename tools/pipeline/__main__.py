@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import identity
+from tools import notify as webhook
 from tools.gates._gate import RECORDS, REPORTS, last_line, utc_now
-from tools.notify import URL_ENV as WEBHOOK_URL_ENV
 from tools.pipeline import record, summary
 
 GATE_TAG = "gate"
@@ -167,8 +167,8 @@ def run_graph(
 
 def notify(status: str, nox_options: list[str]) -> int:
     # Without a webhook the session has nothing to do: spare starting it.
-    if not os.environ.get(WEBHOOK_URL_ENV, "").strip():
-        print(f"notify: notification skipped: {WEBHOOK_URL_ENV} is not set")
+    if not webhook.configured():
+        print(f"notify: {webhook.NOT_CONFIGURED}")
         return 0
     env = {**os.environ, "PIPELINE_STATUS": status}
     return subprocess.run(
