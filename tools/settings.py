@@ -88,6 +88,6 @@ def load(pyproject: Path = PYPROJECT) -> Settings:
             "(known: semgrep-packs, timeouts)"
         )
     return Settings(
-        semgrep_packs=_packs(table["semgrep-packs"]) if "semgrep-packs" in table else DEFAULT_PACKS,
-        timeouts=_timeouts(table["timeouts"]) if "timeouts" in table else dict(DEFAULT_TIMEOUTS),
+        semgrep_packs=_packs(table.get("semgrep-packs", list(DEFAULT_PACKS))),
+        timeouts=_timeouts(table.get("timeouts", {})),
     )
