@@ -68,13 +68,13 @@ class Lock:
 
 def all_locks(pyproject_path: Path = ROOT / "pyproject.toml") -> list[Lock]:
     pyproject = tomllib.loads(pyproject_path.read_text(encoding="utf-8"))
-    pins = {
+    groups = {
         LOCK_DIR / f"{name}.txt": (name, dependency_groups(pyproject, name))
         for name in pyproject["dependency-groups"]
     }
-    pins[RUNTIME_LOCK] = ("runtime", tuple(pyproject["project"]["dependencies"]))
-    everything = tuple(sorted({pin for _, group in pins.values() for pin in group}))
-    return [Lock(name, path, group, everything) for path, (name, group) in pins.items()]
+    groups[RUNTIME_LOCK] = ("runtime", tuple(pyproject["project"]["dependencies"]))
+    everything = tuple(sorted({pin for _, group in groups.values() for pin in group}))
+    return [Lock(name, path, group, everything) for path, (name, group) in groups.items()]
 
 
 def compile_pins(pins: tuple[str, ...], uv: str, what: str, *options: str) -> str:
