@@ -128,3 +128,31 @@ def test_gate_state_lives_in_the_venv_and_nowhere_else() -> None:
         check=False,
     )
     assert (outside.returncode, outside.stdout.strip()) == (0, "None"), outside.stderr
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("workflows/ci.yml", ".github/workflows/ci.yml"),
+        (".github/workflows/ci.yml", ".github/workflows/ci.yml"),
+        ("/repo/.github/workflows/ci.yml", ".github/workflows/ci.yml"),
+        ("file:///repo/.github/workflows/ci.yml", ".github/workflows/ci.yml"),
+        ("https://example.invalid/ci.yml", "https://example.invalid/ci.yml"),
+    ],
+)
+def test_locations_relative_to_the_scanned_folder_become_relative_to_the_checkout(
+    uri: str, expected: str
+) -> None:
+    log = {
+        "runs": [
+            {
+                "results": [
+                    {"locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}]}
+                ],
+                "artifacts": [{"location": {"uri": uri}}],
+            }
+        ]
+    }
+    run = sarif.relativize(log, Path("/repo"), scanned=Path(".github"))["runs"][0]
+    assert sarif.first_location(run["results"][0])[0] == expected
+    assert run["artifacts"][0]["location"]["uri"] == expected

@@ -26,13 +26,18 @@ def load(path: Path, *, tool: str) -> dict:
     return log
 
 
-def relative_uri(uri: str, root: Path) -> str:
-    """GitHub resolves SARIF locations against the checkout: make them relative."""
+def relative_uri(uri: str, root: Path, scanned: Path | None = None) -> str:
+    """GitHub resolves SARIF locations against the checkout: make them relative.
+    Some tools name files relative to the folder they were given (zizmor on
+    `.github` says `workflows/ci.yml`): pass that folder, relative to ``root``,
+    as ``scanned``."""
     parsed = urlparse(uri)
     if parsed.scheme not in ("", "file"):
         return uri
     path = Path(unquote(parsed.path))
     if not path.is_absolute():
+        if scanned is not None and path.parts[: len(scanned.parts)] != scanned.parts:
+            path = scanned / path
         return path.as_posix()
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -40,18 +45,19 @@ def relative_uri(uri: str, root: Path) -> str:
         return path.as_posix()
 
 
-def relativize(log: dict, root: Path) -> dict:
+def relativize(log: dict, root: Path, scanned: Path | None = None) -> dict:
+    """Every location of ``log`` relative to ``root``; see ``relative_uri``."""
     for run in log["runs"]:
         for result in run.get("results") or []:
             for location in result.get("locations") or []:
                 artifact = location.get("physicalLocation", {}).get("artifactLocation", {})
                 if "uri" in artifact:
-                    artifact["uri"] = relative_uri(artifact["uri"], root)
+                    artifact["uri"] = relative_uri(artifact["uri"], root, scanned)
                     artifact.pop("uriBaseId", None)
         for artifact in run.get("artifacts") or []:
             location = artifact.get("location", {})
             if "uri" in location:
-                location["uri"] = relative_uri(location["uri"], root)
+                location["uri"] = relative_uri(location["uri"], root, scanned)
         run.pop("originalUriBaseIds", None)
     return log
 

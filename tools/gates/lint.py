@@ -117,20 +117,6 @@ def zizmor_error(stderr: str) -> str:
     return last_line(stderr)
 
 
-def under_workflows(log: dict) -> dict:
-    """zizmor names files relative to the folder it scanned (`workflows/ci.yml`);
-    GitHub needs them relative to the checkout (`.github/workflows/ci.yml`)."""
-    prefix = f"{WORKFLOWS.as_posix()}/"
-    for run in log.get("runs") or []:
-        for result in run.get("results") or []:
-            for location in result.get("locations") or []:
-                artifact = (location.get("physicalLocation") or {}).get("artifactLocation") or {}
-                uri = artifact.get("uri")
-                if isinstance(uri, str) and not uri.startswith(("/", prefix)) and ":" not in uri:
-                    artifact["uri"] = prefix + uri
-    return log
-
-
 def zizmor() -> list[Finding]:
     ZIZMOR_SARIF.unlink(missing_ok=True)
     if not WORKFLOWS.is_dir():
@@ -146,7 +132,8 @@ def zizmor() -> list[Finding]:
     if result.returncode not in (0, *range(10, 15)):
         raise GateError(f"zizmor failed (exit {result.returncode}): {zizmor_error(result.stderr)}")
     ZIZMOR_SARIF.write_text(result.stdout, encoding="utf-8")
-    log = sarif.relativize(under_workflows(sarif.load(ZIZMOR_SARIF, tool="zizmor")), ROOT)
+    # zizmor names files relative to the folder it scanned.
+    log = sarif.relativize(sarif.load(ZIZMOR_SARIF, tool="zizmor"), ROOT, scanned=WORKFLOWS)
     sarif.write(log, ZIZMOR_SARIF)
     return sarif.findings(log, blocking=lambda _level: True)
 
