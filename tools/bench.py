@@ -112,9 +112,10 @@ def bare_deps(project: Path, envdir: Path, env: dict[str, str], scratch: Path) -
     """pip-audit alone against a standalone mirror (started first, not timed), on
     every distinct pin of the manifests the gate audits, as the gate splits them."""
     manifests = [project / "requirements.txt", *sorted((project / "locks").glob("*.txt"))]
-    distinct = {(pin.name, pin.version): pin for path in manifests for pin in pins.read(path)}
+    # partitions() keeps each distinct name==version once, as the gate audits it.
+    every = [pin for path in manifests for pin in pins.read(path)]
     files = []
-    for index, part in enumerate(pins.partitions(list(distinct.values()))):
+    for index, part in enumerate(pins.partitions(every)):
         path = scratch / f"pins-{index}.txt"
         path.write_text("".join(pin.requirement() + "\n" for pin in part), encoding="utf-8")
         files.append(path)
