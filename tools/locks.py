@@ -27,7 +27,8 @@ from pathlib import Path
 from nox.project import dependency_groups
 from nox.virtualenv import find_uv
 
-from tools import pins
+from tools.deps import pins
+from tools.errors import LockError, PinError
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "locks"
@@ -35,10 +36,6 @@ RUNTIME_LOCK = ROOT / "requirements.txt"
 DIGEST_PREFIX = "# pins-sha256: "
 # The locks resolve for the Python the pipeline runs on, the one CI sets up.
 PYTHON_VERSION = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
-
-
-class LockError(Exception):
-    """A lock could not be generated or is out of date."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         try:
             split = disagreements(locks)
-        except pins.PinError as error:
+        except PinError as error:
             print(f"lock: error: {error}", file=sys.stderr)
             return 1
         for name, versions in split.items():

@@ -1,4 +1,5 @@
-"""Deciding, quickly, whether a gate may use the network.
+"""Deciding, quickly, whether a gate may use the network, and reading the URLs
+it is pointed at.
 
 Tools left to find out for themselves hang for minutes on a closed network
 (Semgrep's registry retries, pip-audit's per-package timeouts). A gate asks
@@ -10,10 +11,37 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 OFFLINE_ENV = "PIPELINE_OFFLINE"
 PROBE_TIMEOUT_S = 3.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Address:
+    scheme: str  # "http" or "https", lower case
+    host: str
+    port: int
+
+
+def address(url: str) -> Address:
+    """Where an http(s) URL points. ValueError, with a reason that reads after the
+    URL's name ("has no host"), never repeating the URL: it may hold a token."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValueError("is not an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("is not a URL with a host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if port == 0:
+        raise ValueError("has an invalid port")
+    return Address(scheme, parts.hostname, port or DEFAULT_PORTS[scheme])
 
 
 def offline_requested() -> bool:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from tools.gates._gate import Finding, GateError
+from tools.errors import SarifError
+from tools.verdict import Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -18,11 +19,11 @@ def load(path: Path, *, tool: str) -> dict:
     try:
         log = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise GateError(f"{tool} wrote no SARIF report at {path}") from None
+        raise SarifError(f"{tool} wrote no SARIF report at {path}") from None
     except (OSError, ValueError) as error:
-        raise GateError(f"{tool}'s SARIF report {path} is unreadable: {error}") from None
+        raise SarifError(f"{tool}'s SARIF report {path} is unreadable: {error}") from None
     if not isinstance(log, dict) or not isinstance(log.get("runs"), list):
-        raise GateError(f"{tool}'s SARIF report {path} has no runs")
+        raise SarifError(f"{tool}'s SARIF report {path} has no runs")
     return log
 
 

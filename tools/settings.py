@@ -4,15 +4,11 @@
     semgrep-packs = ["p/default", "p/python", "p/flask"]
 
     [tool.pipeline.timeouts]   # seconds each tool run of a gate may take
-    lint = 300
-    sast = 1800
-    secrets = 900
-    deps = 600
-    test = 1800
+    lint = 300                 # one key per gate; each gate declares its default
 
-Every key is optional: a project without the table gets the values above. A
-key that is there but wrong (a misspelt name, a string for a number) is an
-error naming it, never a silent default.
+Every key is optional: a project without the table gets the defaults. A key
+that is there but wrong (a misspelt name, a string for a number) is an error
+naming it, never a silent default.
 """
 
 from __future__ import annotations
@@ -22,25 +18,29 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import gates
+from tools.errors import SettingsError
+
 PYPROJECT = Path("pyproject.toml")
 TABLE = "tool.pipeline"
 DEFAULT_PACKS = ("p/default", "p/python", "p/flask")
 # A day: beyond it a value is a typo, and beyond what subprocess can wait for.
 MAX_TIMEOUT_S = 86_400
-DEFAULT_TIMEOUTS = {"lint": 300.0, "sast": 1800.0, "secrets": 900.0, "deps": 600.0, "test": 1800.0}
+KEYS = ("semgrep-packs", "timeouts")
 
 
-class SettingsError(Exception):
-    """[tool.pipeline] is there but cannot be used as written."""
+def default_timeouts() -> dict[str, float]:
+    return {gate.name: gate.timeout_s for gate in gates.registry().values()}
 
 
 @dataclass(frozen=True)
 class Settings:
     semgrep_packs: tuple[str, ...] = DEFAULT_PACKS
-    timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    timeouts: dict[str, float] = field(default_factory=default_timeouts)
 
-    def timeout(self, gate: str) -> float:
-        return self.timeouts[gate]
+    def timeout(self, gate: gates.Gate) -> float:
+        # A gate outside the table (a test's throwaway one) keeps its own default.
+        return self.timeouts.get(gate.name, gate.timeout_s)
 
 
 def _packs(value: object) -> tuple[str, ...]:
@@ -52,11 +52,11 @@ def _packs(value: object) -> tuple[str, ...]:
 def _timeouts(value: object) -> dict[str, float]:
     if not isinstance(value, dict):
         raise SettingsError(f"{TABLE}.timeouts must be a table of seconds per gate")
-    timeouts = dict(DEFAULT_TIMEOUTS)
+    timeouts = default_timeouts()
     for gate, seconds in value.items():
-        if gate not in DEFAULT_TIMEOUTS:
+        if gate not in timeouts:
             raise SettingsError(
-                f"{TABLE}.timeouts.{gate}: no such gate (one of {', '.join(DEFAULT_TIMEOUTS)})"
+                f"{TABLE}.timeouts.{gate}: no such gate (one of {', '.join(timeouts)})"
             )
         number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
         # Comparisons, not math.isfinite: they hold for NaN, infinities and huge ints.
@@ -82,10 +82,10 @@ def load(pyproject: Path = PYPROJECT) -> Settings:
     table = tool.get("pipeline", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise SettingsError(f"[{TABLE}] in {pyproject} must be a table")
-    if unknown := sorted(set(table) - {"semgrep-packs", "timeouts"}):
+    if unknown := sorted(set(table) - set(KEYS)):
         raise SettingsError(
             f"[{TABLE}] in {pyproject} has unknown key(s): {', '.join(unknown)} "
-            "(known: semgrep-packs, timeouts)"
+            f"(known: {', '.join(KEYS)})"
         )
     return Settings(
         semgrep_packs=_packs(table.get("semgrep-packs", list(DEFAULT_PACKS))),

@@ -1,42 +1,57 @@
 """The project as a user adopts it: a copy in a fresh git repository.
 
-The copy holds every tracked file of the pipeline and the service, and the
-service's own tests, as a user's repository would; the pipeline's unit tests
-stay behind (they test the pipeline, not the service, and run in this
-project's own `test` gate). Used by the acceptance suite and the benchmark.
+The copy holds every tracked file except the pipeline's own tests, which live
+under ``tests/pipeline/`` (they test the pipeline, not the service, and run in
+this project's own `test` gate): the pipeline, the service and the service's
+tests, as a user's repository would. Used by the acceptance suite and the
+benchmark.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from tools import git, network
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_TESTS = frozenset({"tests/conftest.py", "tests/test_api.py", "tests/test_server.py"})
-# Committed advisories: the offline `deps` gate's data in a copy.
-ADVISORIES = "tests/fixtures/advisories"
+# The pipeline's own tests and their fixtures: not part of what a user adopts.
+PIPELINE_TESTS = "tests/pipeline/"
+# Committed advisories: the offline `deps` gate's data for a copy.
+ADVISORIES = ROOT / "tests/pipeline/fixtures/advisories"
 AUTHOR = ("-c", "user.name=Pipeline", "-c", "user.email=pipeline@example.invalid")
+# What steers the pipeline from outside: CI's identity, the pipeline's own
+# variables, the webhook, nox's options, proxies. A copy (or a test) states its own.
+STEERING = ("GITHUB_", "PIPELINE_", "SHUFFLE_", "NOX", "SEMGREP_URL")
+PROXIES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
+def scrubbed_env(**extra: str) -> dict[str, str]:
+    """This process's environment without anything that steers the pipeline, plus
+    ``extra``: what a run on a copy (or a test, which CI runs inside GitHub
+    Actions) starts from."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(STEERING) and name.lower() not in PROXIES
+    }
+    return {**env, **extra}
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """A copy's pipeline run offline, against the committed advisories."""
+    return scrubbed_env(**{network.OFFLINE_ENV: "1", "PIPELINE_OSV_DB": str(ADVISORIES)}, **extra)
 
 
 def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, *AUTHOR, "commit", "-q", "--no-verify", "-m", message)
+    git.output("add", "-A", cwd=repo)
+    git.output(*AUTHOR, "commit", "-q", "--no-verify", "-m", message, cwd=repo)
 
 
 def adopted_files(root: Path = ROOT) -> list[str]:
-    tracked = filter(None, git(root, "ls-files", "-z").split("\0"))
-    return [
-        name
-        for name in tracked
-        if not name.startswith("tests/") or name in SERVICE_TESTS or name.startswith(ADVISORIES)
-    ]
+    tracked = git.paths("ls-files", "-z", cwd=root)
+    return [name for name in tracked if not name.startswith(PIPELINE_TESTS)]
 
 
 def adopt(dest: Path, root: Path = ROOT) -> Path:
@@ -47,6 +62,6 @@ def adopt(dest: Path, root: Path = ROOT) -> Path:
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    git(dest, "init", "-q", "-b", "main")
+    git.output("init", "-q", "-b", "main", cwd=dest)
     commit_all(dest, "The project, as a user adopts it")
     return dest

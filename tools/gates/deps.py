@@ -2,72 +2,27 @@
 and on the gates' own tool locks (locks/*.txt), because the pipeline's toolchain
 is part of the supply chain. Any known advisory fails the gate.
 
-Where the advisories come from:
-
-- ``PIPELINE_OSV_DB=<directory or zip>``: a local OSV mirror (tools.osv) is
-  started on 127.0.0.1 for this run, on a free port, and always stopped;
-- ``PIPELINE_OSV_DB=http://host:port/v1/query``: a standalone mirror
-  (``python -m tools.osv``) shared by several runners;
-- otherwise OSV's own API, after a quick reachability probe. Offline
-  (``PIPELINE_OFFLINE=1``, or the probe fails) without PIPELINE_OSV_DB, the
-  gate fails at once, never after pip-audit's per-package timeouts.
+The advisory source (a local OSV mirror, a shared one, or OSV's API) is chosen
+by ``tools.deps.audit``; see the README, ### deps.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from tools import audit_report, network, pins, sarif, settings
-from tools.gates._gate import (
-    REPORTS,
-    GateError,
-    Outcome,
-    last_line,
-    main,
-    run_tool,
-    venv_state,
-)
-from tools.osv import cache, database, server
-from tools.pins import Pin, PinError
+from tools import sarif
+from tools.errors import GateError
+from tools.gates import Bare, Command, Gate, Severity
+from tools.gates._gate import Context, Outcome, main
+from tools.reports import REPORTS
 
 JSON_REPORT = REPORTS / "deps.json"
 SARIF_REPORT = REPORTS / "deps.sarif"
 RUNTIME_LOCK = Path("requirements.txt")
 TOOL_LOCKS = Path("locks")
-OSV_DB_ENV = "PIPELINE_OSV_DB"
-# The local mirror's parsed advisories, reused while every advisory file is unchanged.
-PARSED_ADVISORIES = venv_state(".osv-advisories.pickle")
-# Online, pip-audit's OSV service rather than its default, PyPI's JSON API:
-# the same data model and version matching as the offline mirror, so an online
-# and an offline run of the same pins agree; OSV carries GitHub's reviewed
-# advisories and malicious-package reports besides the PyPA ones; and with
-# --disable-pip neither service checks hash values (the hash-locked installs
-# of every venv do), so the PyPI service would add nothing here.
-OSV_API_HOST = "api.osv.dev"
-REQUEST_TIMEOUT_S = 15
-# pip-audit spends most of a run starting up; two runs at a time fill two cores.
-WORKERS = max(2, min(4, os.cpu_count() or 2))
-SETUP_HINT = (
-    f"set {OSV_DB_ENV} to a clone of the PyPA advisory database, an osv.dev PyPI zip "
-    "or a mirror URL (see README, ### deps)"
-)
-
-
-@dataclass(frozen=True)
-class Service:
-    argv: tuple[str, ...]  # pip-audit's options selecting it
-    label: str
 
 
 def default_manifests() -> list[Path]:
@@ -78,170 +33,61 @@ def default_manifests() -> list[Path]:
     return found
 
 
-@contextmanager
-def _local_mirror(path: Path) -> Iterator[Service]:
-    try:
-        loaded = cache.load(path, PARSED_ADVISORIES)
-    except database.DatabaseError as error:
-        raise GateError(f"{OSV_DB_ENV}: {error}") from None
-    for line in database.shown_warnings(loaded.warnings):
-        print(f"deps: warning: {line}", file=sys.stderr)
-    reused = " from its last parse" if loaded.from_cache else ""
-    with server.serving(loaded) as mirror:
-        yield Service(
-            ("--vulnerability-service", "osv", "--osv-url", mirror.url),
-            f"a local OSV mirror of {path} ({len(loaded.advisories)} advisories, "
-            f"loaded in {loaded.load_seconds:.1f} s{reused}, {len(loaded.warnings)} warning(s))",
+def bare(bench: Bare) -> list[Command]:
+    """pip-audit alone against the benchmark's mirror, on every distinct pin of the
+    manifests the gate audits, split as the gate splits them."""
+    # packaging is not in every venv that reads the gate table: imported when used.
+    from tools.deps import pins  # noqa: PLC0415 -- see above
+
+    every = [pin for path in default_manifests() for pin in pins.read(bench.project / path)]
+    commands = []
+    for index, part in enumerate(pins.partitions(every)):
+        path = bench.scratch / f"pins-{index}.txt"
+        path.write_text("".join(pin.requirement() + "\n" for pin in part), encoding="utf-8")
+        commands.append(
+            [
+                bench.bin("pip-audit"),
+                "--strict",
+                "--require-hashes",
+                "--disable-pip",
+                "--progress-spinner",
+                "off",
+                "-s",
+                "osv",
+                "--osv-url",
+                bench.osv_url,
+                "-r",
+                str(path),
+            ]
         )
+    return commands
 
 
-def _remote_mirror(url: str) -> Service:
-    parts, shown = urlsplit(url), network.shown_url(url)
-    if not parts.hostname:
-        raise GateError(f"{OSV_DB_ENV}={shown} is not a URL with a host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise GateError(f"{OSV_DB_ENV}={shown} has an invalid port") from None
-    if not network.reachable(parts.hostname, port):
-        raise GateError(f"the OSV mirror at {shown} is unreachable: start it or fix {OSV_DB_ENV}")
-    return Service(("--vulnerability-service", "osv", "--osv-url", url), f"the OSV mirror {shown}")
+GATE = Gate(
+    name="deps",
+    requires=("lint",),
+    timeout_s=600,
+    # A vulnerable dependency usually has a fixed release to take.
+    severity=Severity.MEDIUM,
+    reports=(JSON_REPORT, SARIF_REPORT),
+    bare=bare,
+)
 
 
-@contextmanager
-def vulnerability_service() -> Iterator[Service]:
-    """The advisory source for this run; GateError at once when there is none."""
-    configured = os.environ.get(OSV_DB_ENV, "").strip()
-    if configured.startswith(("http://", "https://")):
-        yield _remote_mirror(configured)
-    elif configured:
-        with _local_mirror(Path(configured)) as service:
-            yield service
-    elif network.offline_requested():
-        raise GateError(f"{network.OFFLINE_ENV}=1 and no advisory data: {SETUP_HINT}")
-    elif not network.reachable(OSV_API_HOST):
-        raise GateError(f"{OSV_API_HOST} is unreachable (offline?): {SETUP_HINT}")
-    else:
-        yield Service(("--vulnerability-service", "osv"), f"OSV ({OSV_API_HOST})")
+def run(context: Context) -> Outcome:
+    # pip-audit's side needs packaging and PyYAML, which only the deps venv holds.
+    from tools.deps import audit, pins, report  # noqa: PLC0415 -- see above
 
-
-def pip_audit_argv(requirements: Path, output: Path, cache: Path, service: Service) -> list[str]:
-    return [
-        "pip-audit",
-        "--strict",
-        "--desc",
-        "on",
-        "--aliases",
-        "on",
-        # The locks are complete and hash-pinned: read the pins as given, with no
-        # resolution by pip (which would download and install every artifact).
-        "--require-hashes",
-        "--disable-pip",
-        "--progress-spinner",
-        "off",
-        "--format",
-        "json",
-        "--output",
-        str(output),
-        "--cache-dir",
-        str(cache),
-        "--timeout",
-        str(REQUEST_TIMEOUT_S),
-        *service.argv,
-        "--requirement",
-        str(requirements),
-    ]
-
-
-def judge(
-    returncode: int, stderr: str, output: Path, part: list[Pin]
-) -> tuple[dict, list[audit_report.Vulnerability]]:
-    """pip-audit's verdict on one part. It exits 1 both for vulnerabilities and
-    for errors (service unreachable, bad answer, bad requirement): only a run
-    that wrote its report found vulnerabilities."""
-    manifest = part[0].manifest
-    if returncode not in (0, 1):
-        raise GateError(f"pip-audit failed on {manifest} (exit {returncode}): {last_line(stderr)}")
-    if not output.is_file():
-        raise GateError(
-            f"pip-audit errored on {manifest} (exit {returncode} with no report, so not "
-            f"findings): {last_line(stderr)}"
-        )
-    try:
-        report = json.loads(output.read_text(encoding="utf-8"))
-        found = audit_report.vulnerabilities(report, part)
-    except (OSError, ValueError) as error:  # ValueError covers JSON and ReportError
-        raise GateError(f"pip-audit's report on {manifest} is unusable: {error}") from None
-    if returncode == 1 and not found:
-        raise GateError(f"pip-audit exited 1 on {manifest} but reported no vulnerability")
-    return report, found
-
-
-def audit(
-    part: list[Pin], service: Service, workdir: Path, index: int
-) -> tuple[dict, list[audit_report.Vulnerability]]:
-    requirements = workdir / f"part-{index}.txt"
-    requirements.write_text("".join(pin.requirement() + "\n" for pin in part), encoding="utf-8")
-    output = workdir / f"part-{index}.json"
-    output.unlink(missing_ok=True)  # a stale report must never pass for this run's
-    result = run_tool(
-        pip_audit_argv(requirements, output, workdir / "cache", service),
-        timeout=settings.load().timeout("deps"),
-        what="pip-audit",
-    )
-    return judge(result.returncode, result.stderr, output, part)
-
-
-def audit_all(
-    manifests: list[list[Pin]], service: Service
-) -> tuple[list[dict], list[audit_report.Vulnerability]]:
-    """Every manifest's pins audited, each distinct name==version once (the
-    test lock repeats most of the others): pip-audit's reports and the
-    vulnerabilities, one per manifest line that pins an affected version."""
-    occurrences: dict[tuple[str, str], list[Pin]] = {}
-    for locked in manifests:
-        for pin in locked:
-            occurrences.setdefault((pin.name, pin.version), []).append(pin)
-    parts = pins.partitions([found[0] for found in occurrences.values()])
-    with tempfile.TemporaryDirectory(prefix="deps-") as tmp, ThreadPoolExecutor(WORKERS) as pool:
-        futures = [pool.submit(audit, part, service, Path(tmp), i) for i, part in enumerate(parts)]
-        try:
-            results = [future.result() for future in futures]
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
-    where = {(found[0].manifest, found[0].line): found for found in occurrences.values()}
-    vulnerable = [
-        replace(v, manifest=pin.manifest, line=pin.line)
-        for _report, found in results
-        for v in found
-        for pin in where[(v.manifest, v.line)]
-    ]
-    return [report for report, _found in results], vulnerable
-
-
-def pip_audit_version() -> str:
-    try:
-        return metadata.version("pip-audit")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def run(args: argparse.Namespace) -> Outcome:
-    for report in (JSON_REPORT, SARIF_REPORT):
-        report.unlink(missing_ok=True)
+    args = context.args
     manifests = [Path(m) for m in args.manifest] if args.manifest else default_manifests()
-    try:
-        # SARIF locations are relative to the checkout, as GitHub resolves them.
-        locked = [pins.read(m, sarif.relative_uri(str(m.resolve()), Path.cwd())) for m in manifests]
-    except PinError as error:
-        raise GateError(str(error)) from None
+    # SARIF locations are relative to the checkout, as GitHub resolves them.
+    locked = [pins.read(m, sarif.relative_uri(str(m.resolve()), Path.cwd())) for m in manifests]
     for manifest, found in zip(manifests, locked, strict=True):
         if not found:  # an emptied lock must not pass as a clean one
             raise GateError(f"{manifest} pins nothing: regenerate it with `nox -s lock`")
-    with vulnerability_service() as service:
-        audits, found = audit_all(locked, service)
-    version = pip_audit_version()
+    with audit.vulnerability_service() as service:
+        audits, found = audit.audit_all(locked, service, context.timeout_s)
+    version = audit.pip_audit_version()
     JSON_REPORT.write_text(
         json.dumps(
             {
@@ -260,7 +106,7 @@ def run(args: argparse.Namespace) -> Outcome:
         + "\n",
         encoding="utf-8",
     )
-    log = audit_report.to_sarif(found, tool_version=version, service=service.label)
+    log = report.to_sarif(found, tool_version=version, service=service.label)
     sarif.write(log, SARIF_REPORT)
     count = sum(len(p) for p in locked)
     notes = [f"{count} pins in {len(manifests)} manifest(s) audited against {service.label}"]
@@ -271,9 +117,9 @@ def run(args: argparse.Namespace) -> Outcome:
     )
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="deps", description=__doc__)
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(prog="deps", description=__doc__)
+    options.add_argument(
         "--manifest",
         action="append",
         default=[],
@@ -281,4 +127,8 @@ if __name__ == "__main__":
         help="a hash-locked requirements file to audit (repeatable); "
         "default: requirements.txt and locks/*.txt",
     )
-    sys.exit(main("deps", run, parser))
+    return options
+
+
+if __name__ == "__main__":
+    sys.exit(main(GATE, run, parser()))

@@ -10,8 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import sarif, settings
-from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
+from tools import sarif
+from tools.errors import GateError
+from tools.gates import Bare, Command, Gate, Severity
+from tools.gates._gate import Context, Outcome, main
+from tools.reports import REPORTS
+from tools.text import last_line
+from tools.toolrun import run_tool
+from tools.verdict import Finding
 
 ROOT = Path.cwd()
 RUFF_SARIF = REPORTS / "lint.sarif"
@@ -19,8 +25,26 @@ ZIZMOR_SARIF = REPORTS / "zizmor.sarif"
 WORKFLOWS = Path(".github")
 
 
-def ruff_check() -> list[Finding]:
-    RUFF_SARIF.unlink(missing_ok=True)
+def bare(bench: Bare) -> list[Command]:
+    return [
+        [bench.bin("ruff"), "check", "--no-cache", "-q", "."],
+        [bench.bin("ruff"), "format", "--check", "--no-cache", "-q", "."],
+        [bench.bin("zizmor"), "--offline", "-q", ".github"],
+    ]
+
+
+GATE = Gate(
+    name="lint",
+    requires=(),
+    timeout_s=300,
+    # Style and the S rules: an engineering problem before it is a security one.
+    severity=Severity.LOW,
+    reports=(RUFF_SARIF, ZIZMOR_SARIF),
+    bare=bare,
+)
+
+
+def ruff_check(timeout_s: float) -> list[Finding]:
     result = run_tool(
         [
             "ruff",
@@ -32,7 +56,7 @@ def ruff_check() -> list[Finding]:
             str(RUFF_SARIF),
             ".",
         ],
-        timeout=settings.load().timeout("lint"),
+        timeout=timeout_s,
         what="ruff",
     )
     # ruff exits 0 when clean, 1 on violations, 2 on abnormal termination (bad config, crash).
@@ -71,11 +95,11 @@ def format_entries(stdout: str) -> list[FormatEntry]:
         raise GateError(f"ruff format --check wrote no readable JSON: {error}") from None
 
 
-def ruff_format() -> list[Finding]:
+def ruff_format(timeout_s: float) -> list[Finding]:
     # JSON, whatever RUFF_OUTPUT_FORMAT says: ruff's text output changes between releases.
     result = run_tool(
         ["ruff", "format", "--no-cache", "--check", "--output-format", "json", "."],
-        timeout=settings.load().timeout("lint"),
+        timeout=timeout_s,
         what="ruff format",
     )
     if result.returncode not in (0, 1):
@@ -117,15 +141,14 @@ def zizmor_error(stderr: str) -> str:
     return last_line(stderr)
 
 
-def zizmor() -> list[Finding]:
-    ZIZMOR_SARIF.unlink(missing_ok=True)
+def zizmor(timeout_s: float) -> list[Finding]:
     if not WORKFLOWS.is_dir():
         return []
     # --strict-collection: without it a workflow that fails zizmor's schema check is
     # skipped with a warning, and the other workflows' clean result passes the gate.
     result = run_tool(
         ["zizmor", "--offline", "--strict-collection", "--format", "sarif", str(WORKFLOWS)],
-        timeout=settings.load().timeout("lint"),
+        timeout=timeout_s,
         what="zizmor",
     )
     # zizmor: 0 clean, 10-14 findings by highest severity; anything else is an error.
@@ -138,14 +161,16 @@ def zizmor() -> list[Finding]:
     return sarif.findings(log, blocking=lambda _level: True)
 
 
-def run(_args: argparse.Namespace) -> Outcome:
+def run(context: Context) -> Outcome:
     # Three small tools, each mostly start-up: side by side, the fail-fast is faster.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        checks = [pool.submit(check) for check in (ruff_check, ruff_format, zizmor)]
+        checks = [
+            pool.submit(check, context.timeout_s) for check in (ruff_check, ruff_format, zizmor)
+        ]
         findings = [finding for check in checks for finding in check.result()]
     reports = [str(path) for path in (RUFF_SARIF, ZIZMOR_SARIF) if path.exists()]
     return Outcome(findings=findings, reports=reports)
 
 
 if __name__ == "__main__":
-    sys.exit(main("lint", run, argparse.ArgumentParser(prog="lint", description=__doc__)))
+    sys.exit(main(GATE, run, argparse.ArgumentParser(prog="lint", description=__doc__)))

@@ -14,20 +14,15 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from tools import network, sarif, settings
-from tools.gates._gate import (
-    REPORTS,
-    Finding,
-    GateError,
-    Outcome,
-    first_line,
-    last_line,
-    main,
-    run_tool,
-    venv_state,
-)
+from tools.errors import GateError
+from tools.gates import Bare, Command, Gate, Severity
+from tools.gates._gate import Context, Outcome, main
+from tools.reports import REPORTS
+from tools.text import first_line, last_line
+from tools.toolrun import run_tool, venv_state
+from tools.verdict import Finding
 
 ROOT = Path.cwd()
 RULES = Path(".semgrep/rules.yml")
@@ -46,6 +41,31 @@ RULE_TESTS_PASSED = venv_state(".semgrep-rule-tests-passed")
 LOGIN_PLACEHOLDER = "requires login"
 
 
+def bare(bench: Bare) -> list[Command]:
+    return [
+        [
+            bench.bin("semgrep"),
+            "scan",
+            f"--config={RULES}",
+            *QUIET_FLAGS,
+            "-q",
+            f"--sarif-output={bench.scratch / 'sast.sarif'}",
+            ".",
+        ]
+    ]
+
+
+GATE = Gate(
+    name="sast",
+    requires=("lint",),
+    timeout_s=1800,
+    # An exploitable flaw on its way to production.
+    severity=Severity.HIGH,
+    reports=(SARIF_REPORT, JSON_REPORT),
+    bare=bare,
+)
+
+
 @dataclass(frozen=True)
 class Plan:
     configs: list[str]
@@ -62,16 +82,12 @@ def semgrep(argv: list[str], *, timeout: float, what: str) -> tuple[int, str, st
     return result.returncode, result.stdout, result.stderr
 
 
-def registry_address() -> tuple[str, int]:
+def registry_address() -> network.Address:
     """Where Semgrep fetches the packs from: SEMGREP_URL, as Semgrep itself reads it."""
-    url = urlsplit(os.environ.get("SEMGREP_URL") or DEFAULT_REGISTRY)
     try:
-        port = url.port
-    except ValueError:
-        port = None
-    if not url.hostname:
-        raise GateError("SEMGREP_URL is not a URL with a host name: fix or unset it")
-    return url.hostname, port or (80 if url.scheme == "http" else 443)
+        return network.address(os.environ.get("SEMGREP_URL") or DEFAULT_REGISTRY)
+    except ValueError as error:
+        raise GateError(f"SEMGREP_URL {error}: fix or unset it") from None
 
 
 def plan() -> Plan:
@@ -80,7 +96,8 @@ def plan() -> Plan:
         return Plan([local])
     if network.offline_requested():
         return Plan([local], f"{network.OFFLINE_ENV}=1")
-    host, port = registry_address()
+    registry = registry_address()
+    host, port = registry.host, registry.port
     if network.reachable(host, port):
         return Plan([*packs, local])
     if network.in_github_actions():
@@ -92,7 +109,7 @@ def plan() -> Plan:
     return Plan([local], f"{host}:{port} is unreachable")
 
 
-def run_rule_tests() -> int:
+def run_rule_tests(timeout_s: float) -> int:
     """``semgrep --test`` on the annotated fixture; returns how many rules it checked.
 
     Fails closed on its traps: a missing config runs zero tests and exits 0, and a
@@ -102,7 +119,7 @@ def run_rule_tests() -> int:
             raise GateError(f"{path} is missing: the gate needs the rules and their tests")
     code, stdout, stderr = semgrep(
         ["--test", "--strict", "--json", "--config", str(RULES), str(RULE_TESTS)],
-        timeout=settings.load().timeout("sast"),
+        timeout=timeout_s,
         what="semgrep --test",
     )
     try:
@@ -140,13 +157,13 @@ def rule_tests_digest() -> str:
     return digest.hexdigest()
 
 
-def rule_tests_once() -> tuple[int, bool]:
+def rule_tests_once(timeout_s: float) -> tuple[int, bool]:
     """The rule tests' verdict, rerun only when the rules, their tests or Semgrep
     changed: the same inputs give the same verdict, and the run costs as much as
     the scan itself. The verdict lives in the gate's venv, so a new venv (every
     CI job) always reruns them. Returns the rules checked and whether cached."""
     if RULE_TESTS_PASSED is None or not (RULES.is_file() and RULE_TESTS.is_file()):
-        return run_rule_tests(), False
+        return run_rule_tests(timeout_s), False
     digest = rule_tests_digest()
     try:
         recorded, count = RULE_TESTS_PASSED.read_text(encoding="utf-8").split()
@@ -154,7 +171,7 @@ def rule_tests_once() -> tuple[int, bool]:
             return int(count), True
     except (OSError, ValueError):
         pass
-    tested = run_rule_tests()
+    tested = run_rule_tests(timeout_s)
     RULE_TESTS_PASSED.write_text(f"{digest} {tested}\n", encoding="utf-8")
     return tested, False
 
@@ -173,8 +190,7 @@ def describe_failure(check_id: str, check: dict) -> str:
     return f"{check_id} ({', '.join(parts) or 'failed'})"
 
 
-def scan(configs: list[str]) -> None:
-    REPORTS.mkdir(exist_ok=True)
+def scan(configs: list[str], timeout_s: float) -> None:
     code, _stdout, stderr = semgrep(
         [
             "scan",
@@ -183,7 +199,7 @@ def scan(configs: list[str]) -> None:
             f"--json-output={JSON_REPORT}",
             ".",
         ],
-        timeout=settings.load().timeout("sast"),
+        timeout=timeout_s,
         what="semgrep",
     )
     # Without --error, findings exit 0: any other code means the scan did not complete
@@ -269,23 +285,7 @@ def problem_kind(problem: dict) -> str:
     return str(kind or "unknown")
 
 
-def remove_reports() -> None:
-    for report in (SARIF_REPORT, JSON_REPORT):
-        report.unlink(missing_ok=True)
-
-
-def run(_args: argparse.Namespace) -> Outcome:
-    remove_reports()
-    try:
-        return check()
-    except GateError:
-        # An unfinished scan's SARIF would read as "no findings" and, once uploaded,
-        # close every open alert: no report is better than a wrong one.
-        remove_reports()
-        raise
-
-
-def check() -> Outcome:
+def run(context: Context) -> Outcome:
     chosen = plan()
     notes = []
     if chosen.offline_reason:
@@ -294,13 +294,13 @@ def check() -> Outcome:
             f"not {', '.join(settings.load().semgrep_packs)}"
         )
         print(f"sast: WARNING: {notes[-1]}", file=sys.stderr, flush=True)
-    tested, cached = rule_tests_once()
+    tested, cached = rule_tests_once(context.timeout_s)
     notes.append(
         f"rule tests: {tested} rule(s) passed their tests in {RULE_TESTS}"
         + (" (rules, tests and Semgrep unchanged since they last passed here)" if cached else "")
     )
     notes.append(f"configs: {', '.join(chosen.configs)}")
-    scan(chosen.configs)
+    scan(chosen.configs, context.timeout_s)
     report = tidy_json(notes)
     log = tidy_sarif(notes)
     active, suppressed = split_suppressed(log)
@@ -332,4 +332,4 @@ def split_suppressed(log: dict) -> tuple[dict, int]:
 
 
 if __name__ == "__main__":
-    sys.exit(main("sast", run, argparse.ArgumentParser(prog="sast", description=__doc__)))
+    sys.exit(main(GATE, run, argparse.ArgumentParser(prog="sast", description=__doc__)))

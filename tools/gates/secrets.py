@@ -20,8 +20,15 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools import gitleaks, sarif, settings
-from tools.gates._gate import REPORTS, Finding, GateError, Outcome, last_line, main, run_tool
+from tools import git as git_cli
+from tools import gitleaks, sarif
+from tools.errors import GateError
+from tools.gates import Bare, Command, Gate, Severity
+from tools.gates._gate import Context, Outcome, main
+from tools.reports import REPORTS
+from tools.text import last_line
+from tools.toolrun import run_tool
+from tools.verdict import Finding
 
 ROOT = Path.cwd()
 CONFIG = Path(".gitleaks.toml")
@@ -33,20 +40,48 @@ BASE_REF_ENV = "PIPELINE_BASE_REF"
 # nor leaks as a crash: gitleaks exits 1 on errors (and, by default, on leaks)
 # and 126 on a bad flag, and a Go panic (a bad regex in the config) exits 2.
 LEAKS_EXIT = 3
-GIT_TIMEOUT_S = 30
 # The pipeline's own working folders: venvs full of third-party test data, and
 # these reports. git ignores them; `gitleaks dir` would not.
 DIR_MODE_SKIP = (".nox", ".venv", str(REPORTS))
 FETCH_HINT = (
     "fetch the full history (actions/checkout with `fetch-depth: 0`, or `git fetch --unshallow`)"
 )
-# git's messages are parsed below: keep them untranslated.
-GIT_ENV = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMITS_SCANNED = re.compile(r"\b(\d+) commits scanned")
 GIT_FAILURE = re.compile(r"\[git\] (?:fatal|error):.*")
 # The line that says why gitleaks failed: a panic, or its fatal/error log entry.
 FAILURE_LINE = re.compile(r"^(?:panic: .*|.*\b(?:FTL|ERR)\b.*)$", re.MULTILINE)
+
+
+def bare(bench: Bare) -> list[Command]:
+    return [
+        [
+            str(gitleaks.bundled_binary_in(bench.venv)),
+            "git",
+            "-c",
+            str(CONFIG),
+            "--redact",
+            "--no-banner",
+            "--log-level",
+            "error",
+            "--report-format",
+            "sarif",
+            "--report-path",
+            str(bench.scratch / "secrets.sarif"),
+            ".",
+        ]
+    ]
+
+
+GATE = Gate(
+    name="secrets",
+    requires=("lint",),
+    timeout_s=900,
+    # A credential in history is exposed the moment the repository is read.
+    severity=Severity.HIGH,
+    reports=(SARIF_REPORT, JSON_REPORT),
+    bare=bare,
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +104,7 @@ class Leak:
 
 
 def git(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_tool(["git", *args], timeout=GIT_TIMEOUT_S, what="git", env=GIT_ENV)
+    return git_cli.run(*args)
 
 
 def inside_git_repository() -> bool:
@@ -133,7 +168,9 @@ def dir_mode_config(config: Path, folder: Path) -> Path:
     return path
 
 
-def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | None]:
+def run_gitleaks(
+    binary: Path, config: Path, where: Scope, timeout_s: float
+) -> tuple[bool, int | None]:
     """Run the scan: (leaks reported, commits scanned, None for `dir`)."""
     with tempfile.TemporaryDirectory(prefix="gitleaks-") as scratch:
         if where.mode == "dir":
@@ -152,9 +189,10 @@ def run_gitleaks(binary: Path, config: Path, where: Scope) -> tuple[bool, int | 
             argv.append(f"--log-opts={where.log_opts}")
         result = run_tool(
             [*argv, "."],
-            timeout=settings.load().timeout("secrets"),
+            timeout=timeout_s,
             what="gitleaks",
-            env=GIT_ENV,
+            # gitleaks runs git, whose messages are parsed below: untranslated.
+            env=git_cli.environment(),
         )
     log = ANSI.sub("", result.stderr + result.stdout)
     if result.returncode not in (0, LEAKS_EXIT):
@@ -208,16 +246,14 @@ def as_finding(leak: Leak) -> Finding:
     return Finding(leak.rule, "error", leak.file, leak.line, message, blocking=True)
 
 
-def run(args: argparse.Namespace) -> Outcome:
-    # A failed run must not leave the previous run's reports behind to be uploaded.
-    SARIF_REPORT.unlink(missing_ok=True)
-    JSON_REPORT.unlink(missing_ok=True)
+def run(context: Context) -> Outcome:
+    args = context.args
     config = Path(args.config)
     if not config.is_file():
         raise GateError(f"no gitleaks config at {config}: the gate never scans without it")
     binary, release = gitleaks.find()
     where = scope((args.base_ref or "").strip() or None)
-    reported, commits = run_gitleaks(binary, config, where)
+    reported, commits = run_gitleaks(binary, config, where, context.timeout_s)
     found = leaks(tidy_sarif())
     if reported != bool(found):
         raise GateError(
@@ -260,4 +296,4 @@ def parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(main("secrets", run, parser()))
+    sys.exit(main(GATE, run, parser()))

@@ -8,14 +8,46 @@ import argparse
 import sys
 import xml.etree.ElementTree as ET
 
-from tools import settings
-from tools.gates._gate import REPORTS, Finding, GateError, Outcome, main, run_tool
+from tools.errors import GateError
+from tools.gates import Bare, Command, Gate, Severity
+from tools.gates._gate import Context, Outcome, main
+from tools.reports import REPORTS
+from tools.toolrun import run_tool
+from tools.verdict import Finding
 
 JUNIT = REPORTS / "junit.xml"
 COVERAGE = REPORTS / "coverage.xml"
 # The acceptance suite runs the whole pipeline on copies of the project: it is
 # its own nox session, not part of the gate.
-ACCEPTANCE = "tests/acceptance"
+ACCEPTANCE = "tests/pipeline/acceptance"
+
+
+def bare(bench: Bare) -> list[Command]:
+    return [
+        [
+            bench.bin("python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--ignore={ACCEPTANCE}",
+            "--cov",
+            f"--cov-report=xml:{bench.scratch / 'coverage.xml'}",
+            f"--junitxml={bench.scratch / 'junit.xml'}",
+        ]
+    ]
+
+
+GATE = Gate(
+    name="test",
+    requires=("sast", "secrets", "deps"),
+    timeout_s=1800,
+    # A failing test is an engineering problem; the scans before it guard security.
+    severity=Severity.LOW,
+    reports=(JUNIT, COVERAGE),
+    bare=bare,
+)
 
 
 def failed_tests() -> list[Finding]:
@@ -51,9 +83,7 @@ def coverage_percent() -> float:
     return round(100 * covered / valid, 2) if valid else 100.0
 
 
-def run(args: argparse.Namespace) -> Outcome:
-    for report in (JUNIT, COVERAGE):
-        report.unlink(missing_ok=True)
+def run(context: Context) -> Outcome:
     result = run_tool(
         [
             sys.executable,
@@ -66,9 +96,9 @@ def run(args: argparse.Namespace) -> Outcome:
             "--cov",
             f"--cov-report=xml:{COVERAGE}",
             "--cov-report=term",
-            *args.pytest_args,
+            *context.args.pytest_args,
         ],
-        timeout=settings.load().timeout("test"),
+        timeout=context.timeout_s,
         what="pytest",
         capture=False,
     )
@@ -94,4 +124,4 @@ def run(args: argparse.Namespace) -> Outcome:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="test", description=__doc__)
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
-    sys.exit(main("test", run, parser))
+    sys.exit(main(GATE, run, parser))

@@ -9,24 +9,24 @@ GitHub's ``GITHUB_*`` variables in Actions, from git locally.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tools import identity
+from tools.errors import NotifyError, RecordError
+from tools.reports import PIPELINE_JSON
+from tools.verdict import GATE_NAME, GateRecord, PipelineRecord, Status
 
-PIPELINE_RECORD = Path("reports/pipeline.json")
-SUPPORTED_SCHEMA = 1
+PIPELINE_RECORD = PIPELINE_JSON
 # A pipeline record is a few KiB; anything far larger is not one.
 MAX_RECORD_BYTES = 5 * 1024 * 1024
 
 STATUS_ENV = "PIPELINE_STATUS"
 GATE_RESULTS_ENV = "PIPELINE_GATE_RESULTS"
 
-RUN_STATUSES = frozenset({"passed", "failed", "cancelled", "skipped", "unknown"})
-GATE_STATUSES = frozenset({"passed", "failed", "cancelled", "skipped"})
+GATE_STATUSES = frozenset(Status)
 # GitHub's job results (`needs.<job>.result`) in the pipeline's own words.
 GITHUB_RESULTS = {
     "success": "passed",
@@ -34,10 +34,9 @@ GITHUB_RESULTS = {
     "cancelled": "cancelled",
     "skipped": "skipped",
 }
-GATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class BadInput(Exception):
+class BadInput(NotifyError):
     """The run's outcome could not be read. The message is one line; the
     notification still goes out, with what could be read, naming ``source``
     (the broken input) but never its content."""
@@ -48,17 +47,9 @@ class BadInput(Exception):
 
 
 @dataclass(frozen=True)
-class GateResult:
-    gate: str
-    status: str
-    findings: dict[str, int] = field(default_factory=dict)
-    blocking_rules: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class Outcome:
     status: str
-    gates: list[GateResult]
+    gates: list[GateRecord]
     source: str  # "pipeline.json", "environment" or "none"
     repository: str | None = None
     commit: str | None = None
@@ -102,7 +93,11 @@ def run_context() -> RunContext:
     )
 
 
-def _read_record(path: Path) -> dict[str, object]:
+def load_record(path: Path = PIPELINE_RECORD) -> Outcome | None:
+    """The outcome in ``path``, None when there is no such file. A file that is
+    there but is not a pipeline record raises BadInput."""
+    if not path.exists():
+        return None
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -110,84 +105,19 @@ def _read_record(path: Path) -> dict[str, object]:
     if len(raw) > MAX_RECORD_BYTES:
         raise BadInput(f"{path} is {len(raw)} bytes, too large to be a pipeline record", str(path))
     try:
-        record = json.loads(raw)
-    except ValueError as error:  # bad JSON, bad UTF-8, or an integer of thousands of digits
-        # The position only: the file's content stays out of logs.
-        where = f"line {error.lineno}" if isinstance(error, json.JSONDecodeError) else "content"
-        raise BadInput(f"{path} is not valid JSON ({where})", str(path)) from None
-    if not isinstance(record, dict):
-        raise BadInput(f"{path} is not a JSON object", str(path))
-    return record
-
-
-def _counts(value: object) -> dict[str, int]:
-    if not isinstance(value, dict):
-        return {}
-    return {
-        level: count
-        for level, count in value.items()
-        if level in {"error", "warning", "note"} and type(count) is int and count >= 0
-    }
-
-
-def _rule_ids(value: object) -> list[str]:
-    if not isinstance(value, list):
-        return []
-    return [
-        item["rule"]
-        for item in value
-        if isinstance(item, dict) and isinstance(item.get("rule"), str)
-    ]
-
-
-def _text(record: dict[str, object], key: str) -> str | None:
-    value = record.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def load_record(path: Path = PIPELINE_RECORD) -> Outcome | None:
-    """The outcome in ``path``, None when there is no such file. A file that is
-    there but is not a pipeline record raises BadInput."""
-    if not path.exists():
-        return None
-    record = _read_record(path)
-    if record.get("schema_version") != SUPPORTED_SCHEMA:
-        version = record.get("schema_version")
-        shown = version if type(version) is int else "missing or not an integer"
-        raise BadInput(f"{path} has schema_version {shown}, expected {SUPPORTED_SCHEMA}", str(path))
-    status = record.get("status")
-    if status not in RUN_STATUSES:
-        raise BadInput(f"{path} has no valid status (passed, failed or cancelled)", str(path))
-    gates_in = record.get("gates")
-    if not isinstance(gates_in, list):
-        raise BadInput(f"{path} has no gates list", str(path))
-    gates = []
-    for index, gate in enumerate(gates_in):
-        if not (
-            isinstance(gate, dict)
-            and isinstance(gate.get("gate"), str)
-            and GATE_NAME.fullmatch(gate["gate"])
-            and gate.get("status") in GATE_STATUSES
-        ):
-            raise BadInput(f"{path}: gate #{index + 1} lacks a valid name or status", str(path))
-        gates.append(
-            GateResult(
-                gate=gate["gate"],
-                status=gate["status"],
-                findings=_counts(gate.get("findings")),
-                blocking_rules=_rule_ids(gate.get("blocking")),
-            )
-        )
-    duration = record.get("duration_s")
+        record = PipelineRecord.loads(raw)
+    except RecordError as error:
+        # What is wrong, never the file's content: it stays out of logs.
+        raise BadInput(f"{path} {error}", str(path)) from None
     return Outcome(
-        status=str(status),
-        gates=gates,
+        status=str(record.status),
+        gates=record.gates,
         source="pipeline.json",
-        repository=_text(record, "repository"),
-        commit=_text(record, "commit"),
-        branch=_text(record, "branch"),
-        started_at=_text(record, "started_at"),
-        duration_s=float(duration) if isinstance(duration, int | float) and duration >= 0 else None,
+        repository=record.repository,
+        commit=record.commit,
+        branch=record.branch,
+        started_at=record.started_at,
+        duration_s=record.duration_s,
     )
 
 
@@ -202,8 +132,8 @@ def _github_result(value: str, what: str, source: str) -> str:
     )
 
 
-def parse_gate_results(text: str) -> list[GateResult]:
-    """``lint=success scans=failure, test=skipped`` -> one GateResult per pair."""
+def parse_gate_results(text: str) -> list[GateRecord]:
+    """``lint=success sast=failure, test=skipped`` -> one GateRecord per pair."""
     gates = []
     for pair in re.split(r"[\s,]+", text.strip()):
         if not pair:
@@ -213,16 +143,12 @@ def parse_gate_results(text: str) -> list[GateResult]:
             raise BadInput(
                 f"{GATE_RESULTS_ENV}: {pair[:40]!r} is not a name=result pair", GATE_RESULTS_ENV
             )
-        gates.append(
-            GateResult(
-                gate=name,
-                status=_github_result(result, f"{GATE_RESULTS_ENV} {name}", GATE_RESULTS_ENV),
-            )
-        )
+        status = _github_result(result, f"{GATE_RESULTS_ENV} {name}", GATE_RESULTS_ENV)
+        gates.append(GateRecord(gate=name, status=Status(status)))
     return gates
 
 
-def _derived_status(gates: list[GateResult]) -> str:
+def _derived_status(gates: list[GateRecord]) -> str:
     statuses = {gate.status for gate in gates}
     for status in ("failed", "cancelled"):
         if status in statuses:

@@ -14,22 +14,21 @@ import re
 import uuid
 from dataclasses import asdict, dataclass
 
-from tools.gates._gate import utc_now
-from tools.notify.inputs import GateResult, Outcome, RunContext
+from tools import gates
+from tools.clock import utc_now
+from tools.gates import Severity
+from tools.notify.inputs import Outcome, RunContext
+from tools.verdict import GateRecord, Status
 
 SCHEMA_VERSION = 1
 
-# Severity on TheHive's scale (1 low, 2 medium, 3 high, 4 critical) from the
-# gates that failed, the highest winning. A failed secrets or SAST gate may mean
-# an exposed credential or an exploitable flaw on its way to production;
-# a vulnerable dependency usually has a fix to take; lint and test failures are
-# engineering problems. `scans` is the CI job grouping sast, secrets and deps.
-GATE_SEVERITY = {"secrets": 3, "sast": 3, "scans": 3, "deps": 2, "lint": 1, "test": 1}
-UNKNOWN_GATE_SEVERITY = 2
+# Severity on TheHive's scale from the gates that failed, the highest winning:
+# each gate declares what its failure means (tools/gates/<gate>.py). A gate
+# this pipeline does not know (a renamed CI job, say) counts as medium.
+UNKNOWN_GATE_SEVERITY = Severity.MEDIUM
 # A run that failed or whose outcome is unknown, with no failed gate to blame.
-UNEXPLAINED_SEVERITY = 2
-BASELINE_SEVERITY = 1
-SEVERITY_LABELS = {1: "low", 2: "medium", 3: "high", 4: "critical"}
+UNEXPLAINED_SEVERITY = Severity.MEDIUM
+BASELINE_SEVERITY = Severity.LOW
 
 # Size bounds: the worst case stays under MAX_BODY_BYTES (a test builds it).
 MAX_BODY_BYTES = 32 * 1024
@@ -41,15 +40,6 @@ MAX_URL_CHARS = 400
 MAX_COUNT = 10**9
 RULE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@+-]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class GateSummary:
-    gate: str
-    status: str
-    findings: dict[str, int]
-    blocking_rules: list[str]
-    blocking_rules_omitted: int
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,7 @@ class Payload:
     source: str
     input_error: str | None
     duration_s: float | None
-    gates: list[GateSummary]
+    gates: list[dict[str, object]]
     gates_omitted: int
 
     def body(self) -> bytes:
@@ -89,21 +79,25 @@ def rule_id(value: str) -> str:
     return RULE_ID_UNSAFE.sub("_", value)[:MAX_ID_CHARS]
 
 
-def gate_summary(gate: GateResult) -> GateSummary:
-    rules = sorted({rule_id(rule) for rule in gate.blocking_rules if rule})
-    return GateSummary(
-        gate=gate.gate[:MAX_ID_CHARS],
-        status=gate.status,
-        findings={level: min(count, MAX_COUNT) for level, count in gate.findings.items()},
-        blocking_rules=rules[:MAX_RULES_PER_GATE],
-        blocking_rules_omitted=max(0, len(rules) - MAX_RULES_PER_GATE),
-    )
+def gate_entry(gate: GateRecord) -> dict[str, object]:
+    """A gate as the SOC sees it: its status, its counts, the rules that blocked."""
+    rules = sorted({rule_id(finding.rule) for finding in gate.blocking if finding.rule})
+    return {
+        "gate": gate.gate[:MAX_ID_CHARS],
+        "status": str(gate.status),
+        "findings": {level: min(count, MAX_COUNT) for level, count in gate.findings.items()},
+        "blocking_rules": rules[:MAX_RULES_PER_GATE],
+        "blocking_rules_omitted": max(0, len(rules) - MAX_RULES_PER_GATE),
+    }
 
 
-def severity(status: str, gates: list[GateResult]) -> int:
-    failed = [
-        GATE_SEVERITY.get(g.gate, UNKNOWN_GATE_SEVERITY) for g in gates if g.status == "failed"
-    ]
+def gate_severity(name: str) -> Severity:
+    known = gates.registry().get(name)
+    return known.severity if known else UNKNOWN_GATE_SEVERITY
+
+
+def severity(status: str, gates_run: list[GateRecord]) -> Severity:
+    failed = [gate_severity(g.gate) for g in gates_run if g.status == Status.FAILED]
     if failed:
         return max(failed)
     return UNEXPLAINED_SEVERITY if status in {"failed", "unknown"} else BASELINE_SEVERITY
@@ -140,13 +134,13 @@ def build(outcome: Outcome, context: RunContext, input_error: str | None = None)
         run_id=_text(context.run_id, MAX_ID_CHARS),
         run_url=_text(context.run_url, MAX_URL_CHARS),
         status=outcome.status,
-        severity=level,
-        severity_label=SEVERITY_LABELS[level],
+        severity=int(level),
+        severity_label=level.label,
         source=outcome.source,
         input_error=_text(input_error),
         duration_s=round(min(outcome.duration_s, 1e7), 3)
         if outcome.duration_s is not None
         else None,
-        gates=[gate_summary(gate) for gate in outcome.gates[:MAX_GATES]],
+        gates=[gate_entry(gate) for gate in outcome.gates[:MAX_GATES]],
         gates_omitted=max(0, len(outcome.gates) - MAX_GATES),
     )

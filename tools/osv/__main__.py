@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tools.errors import DatabaseError
 from tools.osv import database, server
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         loaded = database.load(args.db)
-    except database.DatabaseError as error:
+    except DatabaseError as error:
         print(f"osv: error: {error}", file=sys.stderr)
         return 2
     for line in database.shown_warnings(loaded.warnings):

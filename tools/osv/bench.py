@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from tools.errors import DatabaseError
 from tools.osv import database, server
 
 LOAD_TARGET_S = 3.0
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             db = database.load(args.db)
             load_times.append(time.perf_counter() - started)
-    except database.DatabaseError as error:
+    except DatabaseError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 2
     bodies = sample_queries(db, args.queries)

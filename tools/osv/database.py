@@ -33,6 +33,7 @@ import yaml
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from tools.errors import DatabaseError
 from tools.osv import matching
 from tools.osv.matching import Interval, RangeError
 
@@ -50,10 +51,6 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*([Zz]|[+-]\d{2}:?\d{2})?"
 )
-
-
-class DatabaseError(Exception):
-    """The advisory database cannot be used at all (missing, unreadable, empty)."""
 
 
 class MalformedAdvisory(ValueError):

@@ -170,7 +170,3 @@ def events(intervals: Iterable[Interval]) -> list[dict[str, str]]:
         if interval.end is not None:
             written.append({LAST_AFFECTED if interval.end_inclusive else FIXED: interval.end.text})
     return written
-
-
-def fixed_versions(intervals: Iterable[Interval]) -> list[str]:
-    return [i.end.text for i in intervals if i.end is not None and not i.end_inclusive]

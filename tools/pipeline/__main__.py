@@ -1,6 +1,6 @@
 """Run the gate graph with nox's own parallel runner, record the run, notify.
 
-    python -m tools.pipeline [--keep-going] [--jobs N] [--gates a,b,...] [nox options...]
+    python -m tools.pipeline --gates a,b,... [--keep-going] [--jobs N] [nox options...]
 
 Options this module does not know (``--envdir``, ``-db virtualenv``...) are
 passed to every nox it starts. Exit status: 0 passed, 1 failed, 130 cancelled.
@@ -23,13 +23,11 @@ from pathlib import Path
 
 from tools import identity
 from tools import notify as webhook
-from tools.gates._gate import RECORDS, REPORTS, last_line, utc_now
+from tools.clock import utc_now
 from tools.pipeline import record, summary
+from tools.reports import NOX_REPORT, PIPELINE_JSON, RECORDS, REPORTS, SUMMARY_MD
+from tools.verdict import PipelineRecord, Status
 
-GATE_TAG = "gate"
-NOX_REPORT = REPORTS / "nox.json"
-PIPELINE_JSON = REPORTS / "pipeline.json"
-SUMMARY_MD = REPORTS / "summary.md"
 LOG_TAIL_LINES = 15
 # One gate per CPU, as nox's `-j auto` does: measured on two cores, a third
 # scan at once only slows the slowest one (semgrep) down.
@@ -51,26 +49,6 @@ class Interrupted(Exception):
 
 def nox_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "nox", *args]
-
-
-class NoGates(Exception):
-    """nox could not list the gates: a broken noxfile, most likely."""
-
-
-def gate_names(nox_options: Sequence[str]) -> list[str]:
-    listed = subprocess.run(
-        nox_command("-l", "--json", "-t", GATE_TAG, "--no-dependencies", *nox_options),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        names = [entry["name"] for entry in json.loads(listed.stdout)]
-    except (ValueError, KeyError, TypeError):
-        names = []
-    if not names:
-        raise NoGates(f"nox listed no gates: {last_line(listed.stderr)}")
-    return names
 
 
 @dataclass
@@ -136,7 +114,7 @@ def read_nox_results(path: Path) -> dict[str, dict]:
 
 def skipped_gates(gates: list[str], results: dict[str, dict]) -> list[str]:
     return [
-        gate for gate in gates if record.gate_run(gate, results.get(gate)).status == record.SKIPPED
+        gate for gate in gates if record.judge(gate, results.get(gate)).status == Status.SKIPPED
     ]
 
 
@@ -176,8 +154,8 @@ def notify(status: str, nox_options: list[str]) -> int:
     ).returncode
 
 
-def publish(run: record.PipelineRun) -> None:
-    PIPELINE_JSON.write_text(run.to_json(), encoding="utf-8")
+def publish(run: PipelineRecord) -> None:
+    PIPELINE_JSON.write_text(run.dumps(), encoding="utf-8")
     markdown = summary.markdown(run)
     SUMMARY_MD.write_text(markdown, encoding="utf-8")
     if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -199,9 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--gates",
+        required=True,
         type=lambda names: [name for name in names.split(",") if name],
-        help="the gate sessions, comma-separated: what the noxfile's pipeline session "
-        "passes (default: ask `nox -l -t gate`)",
+        help="the gate sessions, comma-separated: what the noxfile's pipeline session passes",
     )
     args, nox_options = parser.parse_known_args(argv)
     REPORTS.mkdir(exist_ok=True)
@@ -210,25 +188,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(RECORDS, ignore_errors=True)
     started_at, clock = utc_now(), time.monotonic()
     logs = SessionLogs()
-    interrupted, gates, results, reason = False, [], {}, None
+    interrupted, gates, results, reason = False, args.gates, {}, None
     try:
-        gates = args.gates or gate_names(nox_options)
         results = run_graph(gates, args, nox_options, logs)
-    except NoGates as error:
-        reason = str(error)
-        print(f"pipeline: error: {reason}", file=sys.stderr)
     except Interrupted:
         interrupted, results = True, {**logs.results, **read_nox_results(NOX_REPORT)}
         print("\npipeline: interrupted: every running gate was stopped", file=sys.stderr)
-    if gates and not results and not interrupted:
-        print("pipeline: error: nox wrote no report; see its output above", file=sys.stderr)
-    runs = [record.gate_run(gate, results.get(gate), log_tail=logs.tail(gate)) for gate in gates]
+    if not results and not interrupted:
+        reason = "nox wrote no report (a broken noxfile?): see its output above"
+        print(f"pipeline: error: {reason}", file=sys.stderr)
+    runs = [record.judge(gate, results.get(gate), log_tail=logs.tail(gate)) for gate in gates]
     if not interrupted:
         for run in runs:
-            if run.status == record.CANCELLED:
-                run.status, run.reason = record.FAILED, "nox reported no result for this gate"
+            if run.status == Status.CANCELLED:
+                run.status, run.reason = Status.FAILED, "nox reported no result for this gate"
     status = record.overall_status(runs, interrupted=interrupted)
-    pipeline_run = record.PipelineRun(
+    pipeline_run = PipelineRecord(
         repository=identity.repository(),
         commit=identity.commit(),
         branch=identity.branch(),
@@ -246,9 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"reports: {PIPELINE_JSON}, {SUMMARY_MD}")
     if notified != 0:
         print(f"pipeline: notify failed (exit {notified}); see its output above", file=sys.stderr)
-    if status == record.CANCELLED:
+    if status == Status.CANCELLED:
         return EXIT_CANCELLED
-    return 0 if status == record.PASSED and notified == 0 else 1
+    return 0 if status == Status.PASSED and notified == 0 else 1
 
 
 if __name__ == "__main__":

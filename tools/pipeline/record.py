@@ -1,93 +1,55 @@
-"""The run record, `reports/pipeline.json`: what ran, how it ended, and why.
+"""Judging each gate of a run: what nox saw, checked against the gate's own record.
 
-A gate's verdict is the conjunction of what nox saw (the session's result)
-and what the gate itself recorded (`reports/gates/<gate>.json`): a session
-that succeeded without a readable record, or whose reports are missing, is
-failed, never counted as clean.
+A gate's verdict is the conjunction of what nox saw (the session's result) and
+what the gate itself recorded (``reports/gates/<gate>.json``): a session that
+succeeded without a readable record, or whose reports are missing, is failed,
+never counted as clean.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.gates._gate import record_path
+from tools.errors import RecordError
+from tools.reports import record_path
+from tools.verdict import GateRecord, Status
 
-SCHEMA_VERSION = 1
-PASSED, FAILED, SKIPPED, CANCELLED = "passed", "failed", "skipped", "cancelled"
 _PREREQUISITE = re.compile(r"Prerequisite session (?P<name>\S+) was not successful")
 
 
-@dataclass
-class GateRun:
-    gate: str
-    status: str
-    started_at: str | None = None
-    ended_at: str | None = None
-    duration_s: float | None = None
-    findings: dict[str, int] = field(default_factory=dict)
-    reports: list[str] = field(default_factory=list)
-    reason: str | None = None
-    notes: list[str] = field(default_factory=list)
-    blocking: list[dict[str, object]] = field(default_factory=list)
-
-
-@dataclass
-class PipelineRun:
-    repository: str
-    commit: str | None
-    branch: str | None
-    started_at: str
-    ended_at: str
-    duration_s: float
-    status: str
-    gates: list[GateRun]
-    reason: str | None = None  # why the run failed before any gate could run
-    schema_version: int = SCHEMA_VERSION
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
-
-
-def read_gate_record(gate: str) -> dict | None:
+def read_gate_record(gate: str) -> GateRecord | None:
     try:
-        record = json.loads(record_path(gate).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = GateRecord.loads(record_path(gate).read_bytes())
+    except (OSError, RecordError):
         return None
-    return record if isinstance(record, dict) and record.get("gate") == gate else None
+    return record if record.gate == gate else None
 
 
-def gate_run(gate: str, nox_result: dict | None, *, log_tail: str = "") -> GateRun:
-    """Combine nox's result for a gate session with the gate's own record."""
+def judge(gate: str, nox_result: dict | None, *, log_tail: str = "") -> GateRecord:
+    """The gate's verdict in this run, from nox's result and the gate's own record."""
     if nox_result is None:
-        return GateRun(gate, CANCELLED, reason="cancelled before it finished")
+        return GateRecord(gate, Status.CANCELLED, reason="cancelled before it finished")
     outcome = nox_result.get("result")
     # nox says "aborted" both for a session whose prerequisite failed and for
     # one that stopped itself with session.error(): only the first is a skip.
     if prerequisite := _PREREQUISITE.search(nox_result.get("reason") or ""):
-        return GateRun(gate, SKIPPED, reason=f"needs {prerequisite['name']}")
+        return GateRecord(gate, Status.SKIPPED, reason=f"needs {prerequisite['name']}")
     if outcome == "skipped":
-        return GateRun(gate, SKIPPED, reason=nox_result.get("reason") or "skipped by nox")
-    record = read_gate_record(gate)
-    run = GateRun(gate, FAILED, duration_s=nox_result.get("duration"))
-    if record is not None:
-        run.started_at, run.ended_at = record.get("started_at"), record.get("ended_at")
-        run.findings = record.get("findings") or {}
-        run.reports = record.get("reports") or []
-        run.notes = record.get("notes") or []
-        run.blocking = record.get("blocking") or []
+        return GateRecord(gate, Status.SKIPPED, reason=nox_result.get("reason") or "skipped by nox")
+    duration = nox_result.get("duration")
+    recorded = read_gate_record(gate)
+    run = recorded or GateRecord(gate, Status.FAILED)
+    run.duration_s = duration if isinstance(duration, int | float) else None
     if outcome != "success":
-        run.reason = (record or {}).get("reason") or last_words(log_tail)
-    elif record is None:
+        run.status = Status.FAILED
+        run.reason = (recorded.reason if recorded else None) or last_words(log_tail)
+    elif recorded is None:
         run.reason = f"no readable gate record at {record_path(gate)}: the result cannot be trusted"
-    elif record.get("status") != PASSED:
-        run.reason = record.get("reason") or "the gate recorded a failure"
+    elif recorded.status != Status.PASSED:
+        run.reason = recorded.reason or "the gate recorded a failure"
     elif missing := [report for report in run.reports if not Path(report).is_file()]:
-        run.reason = f"report missing: {', '.join(missing)}"
-    else:
-        run.status = PASSED
+        run.status, run.reason = Status.FAILED, f"report missing: {', '.join(missing)}"
     return run
 
 
@@ -99,7 +61,9 @@ def last_words(log: str) -> str:
     return "the nox session failed before the gate ran; see its log"
 
 
-def overall_status(gates: list[GateRun], *, interrupted: bool) -> str:
+def overall_status(gates: list[GateRecord], *, interrupted: bool) -> Status:
     if interrupted:
-        return CANCELLED
-    return PASSED if gates and all(gate.status == PASSED for gate in gates) else FAILED
+        return Status.CANCELLED
+    return (
+        Status.PASSED if gates and all(g.status == Status.PASSED for g in gates) else Status.FAILED
+    )

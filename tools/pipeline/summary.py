@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tools.pipeline.record import FAILED, PASSED, GateRun, PipelineRun
+from tools.verdict import GateRecord, PipelineRecord, Status
 
 
-def findings_text(gate: GateRun) -> str:
+def findings_text(gate: GateRecord) -> str:
     counts = [f"{count} {level}" for level, count in sorted(gate.findings.items()) if count]
     return ", ".join(counts) or "-"
 
@@ -14,7 +14,7 @@ def duration_text(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-def _rows(run: PipelineRun) -> list[list[str]]:
+def _rows(run: PipelineRecord) -> list[list[str]]:
     return [
         [
             gate.gate,
@@ -30,7 +30,7 @@ def _rows(run: PipelineRun) -> list[list[str]]:
 HEADER = ["gate", "status", "duration", "findings", "reports"]
 
 
-def console_table(run: PipelineRun, log_tails: dict[str, str]) -> str:
+def console_table(run: PipelineRecord, log_tails: dict[str, str]) -> str:
     rows = [HEADER, *_rows(run)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
     lines = [
@@ -39,10 +39,10 @@ def console_table(run: PipelineRun, log_tails: dict[str, str]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     for gate in run.gates:
-        if gate.status == PASSED:
+        if gate.status == Status.PASSED:
             continue
         lines.append(f"\n{gate.gate} {gate.status}: {gate.reason}")
-        tail = log_tails.get(gate.gate, "").rstrip() if gate.status == FAILED else ""
+        tail = log_tails.get(gate.gate, "").rstrip() if gate.status == Status.FAILED else ""
         if tail:
             lines.extend(f"  | {line}" for line in tail.splitlines())
     if run.reason:
@@ -55,7 +55,7 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(run: PipelineRun) -> str:
+def markdown(run: PipelineRecord) -> str:
     lines = [
         f"## Pipeline {run.status}",
         "",
@@ -68,19 +68,14 @@ def markdown(run: PipelineRun) -> str:
     ]
     lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in _rows(run)]
     for gate in run.gates:
-        if gate.status == PASSED:
+        if gate.status == Status.PASSED:
             continue
         lines += ["", f"### {gate.gate}: {gate.status}", "", _cell(gate.reason)]
         if gate.blocking:
             lines.append("")
             for finding in gate.blocking:
-                where = (
-                    f"{finding.get('path')}:{finding.get('line')}"
-                    if finding.get("line")
-                    else finding.get("path")
-                )
                 lines.append(
-                    f"- `{_cell(finding.get('rule'))}` {_cell(where)}: "
-                    f"{_cell(finding.get('message'))}"
+                    f"- `{_cell(finding.rule)}` {_cell(finding.location())}: "
+                    f"{_cell(finding.message)}"
                 )
     return "\n".join(lines) + "\n"

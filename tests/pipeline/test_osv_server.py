@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ADVISORIES
+from helpers import ROOT
 
 from tools.osv import bench, database, server
 from tools.osv.server import MirrorServer
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,15 +15,13 @@ from threading import Thread
 import jsonschema
 import pytest
 from conftest import ADVISORIES
+from helpers import ROOT, GateRun, clean_env, run_gate
 
-from tools import audit_report
-from tools.gates import deps
-from tools.gates._gate import GateError
-from tools.pins import Pin
+from tools.deps import audit, report
+from tools.deps.pins import Pin
+from tools.errors import GateError
 
-ROOT = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = Path(__file__).parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
-GATE_ENV = ("PIPELINE_OSV_DB", "PIPELINE_OFFLINE")
 
 
 def digest(text: str) -> str:
@@ -47,20 +43,7 @@ def line_of(text: str, start: str) -> int:
     return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(start))
 
 
-def run_gate(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in GATE_ENV}
-    return subprocess.run(
-        [sys.executable, "-m", "tools.gates.deps", *args],
-        cwd=project,
-        env={**base, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def errors(result: subprocess.CompletedProcess[str]) -> list[str]:
+def errors(result: GateRun) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("deps: error:")]
 
 
@@ -86,25 +69,25 @@ NEWER = lock("flask==3.1.3", "multi_range==3.1")
 
 
 @pytest.fixture(scope="module")
-def audited(advisory_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def audited(advisory_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GateRun]:
     project = tmp_path_factory.mktemp("project")
     (project / "locks").mkdir()
     (project / "requirements.txt").write_text(VULNERABLE, encoding="utf-8")
     (project / "locks" / "safe.txt").write_text(SAFE, encoding="utf-8")
     (project / "locks" / "newer.txt").write_text(NEWER, encoding="utf-8")
-    return project, run_gate(project, {"PIPELINE_OSV_DB": str(advisory_db)})
+    return project, run_gate("deps", project, env=clean_env(PIPELINE_OSV_DB=str(advisory_db)))
 
 
-def report(project: Path) -> dict:
+def deps_json(project: Path) -> dict:
     return json.loads((project / "reports" / "deps.json").read_text(encoding="utf-8"))
 
 
 def test_every_kind_of_advisory_is_found_on_its_line(audited: tuple) -> None:
     project, result = audited
-    assert result.returncode == 1, result.stderr
+    assert result.code == 1, result.stderr
     found = {
         (v["manifest"], v["line"], v["package"], v["id"])
-        for v in report(project)["vulnerabilities"]
+        for v in deps_json(project)["vulnerabilities"]
     }
     req = "requirements.txt"
     assert found == {
@@ -122,7 +105,7 @@ def test_every_kind_of_advisory_is_found_on_its_line(audited: tuple) -> None:
 
 def test_fix_versions_and_aliases_come_through_pip_audit(audited: tuple) -> None:
     project, _result = audited
-    by_id = {(v["package"], v["version"]): v for v in report(project)["vulnerabilities"]}
+    by_id = {(v["package"], v["version"]): v for v in deps_json(project)["vulnerabilities"]}
     flask = by_id[("flask", "2.2.4")]
     assert flask["fix_versions"] == ["2.2.5", "2.3.2"]
     assert flask["aliases"] == ["CVE-2023-30861", "GHSA-m2qf-hxjv-5gpq"]
@@ -157,7 +140,7 @@ def test_sarif_is_valid_2_1_0_with_one_rule_per_advisory(audited: tuple) -> None
     results = run["results"]
     assert len(results) == 7
     assert {r["level"] for r in results} == {"error"}
-    fingerprints = [r["partialFingerprints"][audit_report.FINGERPRINT_NAME] for r in results]
+    fingerprints = [r["partialFingerprints"][report.FINGERPRINT_NAME] for r in results]
     assert len(set(fingerprints)) == len(results)
     (flask_result,) = [r for r in results if r["ruleId"] == "PYSEC-2023-62"]
     location = flask_result["locations"][0]["physicalLocation"]
@@ -174,7 +157,7 @@ def test_gate_record_lists_the_blocking_advisories(audited: tuple) -> None:
 
 
 def test_fingerprints_survive_moves_and_still_affected_bumps() -> None:
-    found = audit_report.Vulnerability(
+    found = report.Vulnerability(
         "requirements.txt", 5, "flask", "2.2.3", "PYSEC-2023-62", (), ("2.2.5",), ""
     )
     moved = replace(found, line=9, version="2.2.4")
@@ -189,8 +172,10 @@ def copy_current_pins(project: Path) -> None:
 
 def test_the_current_pins_pass(advisory_db: Path, tmp_path: Path) -> None:
     copy_current_pins(tmp_path)
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(advisory_db), "PIPELINE_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr
+    result = run_gate(
+        "deps", tmp_path, env=clean_env(PIPELINE_OSV_DB=str(advisory_db), PIPELINE_OFFLINE="1")
+    )
+    assert result.code == 0, result.stderr
     assert "deps: passed" in result.stdout
     log = json.loads((tmp_path / "reports" / "deps.sarif").read_text(encoding="utf-8"))
     assert log["runs"][0]["results"] == []
@@ -207,14 +192,16 @@ def full_database() -> Path | None:
 @pytest.mark.skipif(full_database() is None, reason="no full advisory database beside the repo")
 def test_the_current_pins_pass_against_the_full_database(tmp_path: Path) -> None:
     copy_current_pins(tmp_path)
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(full_database()), "PIPELINE_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr
+    result = run_gate(
+        "deps", tmp_path, env=clean_env(PIPELINE_OSV_DB=str(full_database()), PIPELINE_OFFLINE="1")
+    )
+    assert result.code == 0, result.stderr
 
 
 def test_offline_without_data_fails_closed_with_one_line(tmp_path: Path) -> None:
     copy_current_pins(tmp_path)
-    result = run_gate(tmp_path, {"PIPELINE_OFFLINE": "1"})
-    assert result.returncode == 2
+    result = run_gate("deps", tmp_path, env=clean_env(PIPELINE_OFFLINE="1"))
+    assert result.code == 2
     (line,) = errors(result)
     assert "PIPELINE_OSV_DB" in line
     assert "Traceback" not in result.stderr
@@ -230,8 +217,8 @@ def test_offline_without_data_fails_closed_with_one_line(tmp_path: Path) -> None
 )
 def test_missing_or_empty_database_is_an_error(tmp_path: Path, make_db, message: str) -> None:
     (tmp_path / "requirements.txt").write_text(lock("flask==3.1.3"), encoding="utf-8")
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(make_db(tmp_path))})
-    assert result.returncode == 2
+    result = run_gate("deps", tmp_path, env=clean_env(PIPELINE_OSV_DB=str(make_db(tmp_path))))
+    assert result.code == 2
     (line,) = errors(result)
     assert message in line and "PIPELINE_OSV_DB" in line
 
@@ -242,8 +229,8 @@ def test_a_malformed_advisory_is_a_warning_naming_it(tmp_path: Path) -> None:
     broken = db / "vulns" / "flask" / "PYSEC-0000-0.yaml"
     broken.write_text("id: PYSEC-0000-0\naffected: [unclosed\n", encoding="utf-8")
     (tmp_path / "requirements.txt").write_text(lock("flask==2.2.4"), encoding="utf-8")
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(db)})
-    assert result.returncode == 1  # the rest of the database still works
+    result = run_gate("deps", tmp_path, env=clean_env(PIPELINE_OSV_DB=str(db)))
+    assert result.code == 1  # the rest of the database still works
     assert any(
         line.startswith("deps: warning: ") and str(broken) in line and "skipped" in line
         for line in result.stderr.splitlines()
@@ -289,8 +276,8 @@ def test_pip_audit_exit_1_without_a_report_is_an_error_not_findings(
     tmp_path: Path, broken_service: str
 ) -> None:
     (tmp_path / "requirements.txt").write_text(lock("flask==2.2.4"), encoding="utf-8")
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": broken_service})
-    assert result.returncode == 2
+    result = run_gate("deps", tmp_path, env=clean_env(PIPELINE_OSV_DB=broken_service))
+    assert result.code == 2
     (line,) = errors(result)
     assert "pip-audit errored on requirements.txt (exit 1 with no report, so not findings)" in line
     assert "Traceback" not in result.stderr
@@ -302,8 +289,14 @@ def test_manifests_given_by_absolute_path_are_reported_relative(
     (tmp_path / "locks").mkdir()
     manifest = tmp_path / "locks" / "extra.txt"
     manifest.write_text(lock("flask==2.2.4"), encoding="utf-8")
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(advisory_db)}, "--manifest", str(manifest))
-    assert result.returncode == 1
+    result = run_gate(
+        "deps",
+        tmp_path,
+        "--manifest",
+        str(manifest),
+        env=clean_env(PIPELINE_OSV_DB=str(advisory_db)),
+    )
+    assert result.code == 1
     log = json.loads((tmp_path / "reports" / "deps.sarif").read_text(encoding="utf-8"))
     (found,) = log["runs"][0]["results"]
     assert found["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "locks/extra.txt"
@@ -311,8 +304,10 @@ def test_manifests_given_by_absolute_path_are_reported_relative(
 
 def test_an_unreachable_mirror_url_fails_at_once(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text(lock("flask==3.1.3"), encoding="utf-8")
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": "http://127.0.0.1:9/v1/query"})
-    assert result.returncode == 2
+    result = run_gate(
+        "deps", tmp_path, env=clean_env(PIPELINE_OSV_DB="http://127.0.0.1:9/v1/query")
+    )
+    assert result.code == 2
     (line,) = errors(result)
     assert "unreachable" in line
 
@@ -328,8 +323,8 @@ def test_an_unreachable_mirror_url_fails_at_once(tmp_path: Path) -> None:
 )
 def test_bad_manifests_are_one_line_errors(tmp_path: Path, manifest: str, message: str) -> None:
     (tmp_path / "requirements.txt").write_text(manifest, encoding="utf-8")
-    result = run_gate(tmp_path, {"PIPELINE_OSV_DB": str(ADVISORIES)})
-    assert result.returncode == 2
+    result = run_gate("deps", tmp_path, env=clean_env(PIPELINE_OSV_DB=str(ADVISORIES)))
+    assert result.code == 2
     (line,) = errors(result)
     assert message in line
 
@@ -340,25 +335,25 @@ PIN = Pin("requirements.txt", 1, "flask", "2.2.4", (digest("x"),))
 def test_judge_tells_errors_from_findings(tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
     with pytest.raises(GateError, match="no report, so not findings"):
-        deps.judge(1, "Traceback ...\nConnectionError: refused", missing, [PIN])
+        audit.judge(1, "Traceback ...\nConnectionError: refused", missing, [PIN])
     with pytest.raises(GateError, match="exit 2"):
-        deps.judge(2, "usage: ...", missing, [PIN])
+        audit.judge(2, "usage: ...", missing, [PIN])
     clean = tmp_path / "clean.json"
     clean.write_text(
         json.dumps({"dependencies": [{"name": "flask", "version": "2.2.4", "vulns": []}]}),
         encoding="utf-8",
     )
-    assert deps.judge(0, "", clean, [PIN])[1] == []
+    assert audit.judge(0, "", clean, [PIN])[1] == []
     with pytest.raises(GateError, match=r"exited 1 .* but reported no vulnerability"):
-        deps.judge(1, "", clean, [PIN])
+        audit.judge(1, "", clean, [PIN])
     unaudited = tmp_path / "unaudited.json"
     unaudited.write_text(json.dumps({"dependencies": []}), encoding="utf-8")
     with pytest.raises(GateError, match="not audited: flask"):
-        deps.judge(0, "", unaudited, [PIN])
+        audit.judge(0, "", unaudited, [PIN])
     skipped = tmp_path / "skipped.json"
     skipped.write_text(
         json.dumps({"dependencies": [{"name": "flask", "skip_reason": "not on PyPI"}]}),
         encoding="utf-8",
     )
     with pytest.raises(GateError, match="skipped"):
-        deps.judge(0, "", skipped, [PIN])
+        audit.judge(0, "", skipped, [PIN])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from tools.pins import Pin
+from tools.deps.pins import Pin
 from tools.sarif import SARIF_SCHEMA, SARIF_VERSION
 
 FINGERPRINT_NAME = "depsAdvisory/v1"

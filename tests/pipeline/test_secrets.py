@@ -20,12 +20,12 @@ from pathlib import Path
 from secrets import choice
 
 import pytest
+from helpers import ROOT
 
 from tools import gitleaks
+from tools.errors import GateError
 from tools.gates import secrets as gate
-from tools.gates._gate import GateError
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".gitleaks.toml"
 ALNUM = string.ascii_letters + string.digits
 GIT_ENV = {

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-from tools import locks, pins
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools import locks
+from tools.deps import pins
 
 
 def test_every_lock_matches_its_pins() -> None:

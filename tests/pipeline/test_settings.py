@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_gate
 
-from tools import settings
-from tools.settings import DEFAULT_PACKS, DEFAULT_TIMEOUTS, Settings, SettingsError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools import gates, settings
+from tools.errors import SettingsError
+from tools.settings import DEFAULT_PACKS, Settings, default_timeouts
 
 
 def load(tmp_path: Path, text: str) -> Settings:
@@ -24,7 +21,7 @@ def load(tmp_path: Path, text: str) -> Settings:
 def test_the_repository_states_the_defaults() -> None:
     loaded = settings.load(ROOT / "pyproject.toml")
     assert loaded.semgrep_packs == DEFAULT_PACKS
-    assert loaded.timeouts == DEFAULT_TIMEOUTS
+    assert loaded.timeouts == default_timeouts()
 
 
 @pytest.mark.parametrize("text", ["", "[project]\nname = 'x'\n", "[tool.ruff]\nline-length = 1\n"])
@@ -43,9 +40,9 @@ def test_values_are_read_and_missing_timeouts_keep_their_default(tmp_path: Path)
         "[tool.pipeline.timeouts]\ntest = 90\nsast = 12.5\n",
     )
     assert loaded.semgrep_packs == ("p/python", "r/custom")
-    assert loaded.timeout("test") == 90.0
-    assert loaded.timeout("sast") == 12.5
-    assert loaded.timeout("lint") == DEFAULT_TIMEOUTS["lint"]
+    assert loaded.timeout(gates.get("test")) == 90.0
+    assert loaded.timeout(gates.get("sast")) == 12.5
+    assert loaded.timeout(gates.get("lint")) == gates.get("lint").timeout_s
 
 
 def test_no_packs_is_allowed(tmp_path: Path) -> None:
@@ -86,16 +83,8 @@ def test_a_gate_with_broken_settings_fails_with_that_line(tmp_path: Path) -> Non
     (tmp_path / "pyproject.toml").write_text(
         "[tool.pipeline.timeouts]\ntest = 'soon'\n", encoding="utf-8"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.gates.test"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 2, result.stdout + result.stderr
+    result = run_gate("test", tmp_path)
+    assert result.code == 2, result.stdout + result.stderr
     assert (
         "test: error: tool.pipeline.timeouts.test must be a number of seconds above 0"
         in result.stderr

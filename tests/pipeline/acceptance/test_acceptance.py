@@ -18,26 +18,23 @@ import os
 import secrets
 import shutil
 import string
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import helpers
 import jsonschema
 import pytest
 
-from tools import snapshot
+from tools import gates, snapshot
 from tools.snapshot import commit_all
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = snapshot.ROOT
 ENVDIR = Path(os.environ.get("ACCEPTANCE_ENVDIR", ROOT / ".nox"))
-GATES = ("lint", "sast", "secrets", "deps", "test")
-SCANS = ("sast", "secrets", "deps")
-PIPELINE_TIMEOUT_S = 900
+GATES = tuple(gates.registry())
 PIPELINE_SCHEMA = json.loads((ROOT / "tools/pipeline/pipeline.schema.json").read_text("utf-8"))
 SARIF_SCHEMA = json.loads(
-    (ROOT / "tests/fixtures/sarif/sarif-schema-2.1.0.json").read_text("utf-8")
+    (ROOT / "tests/pipeline/fixtures/sarif/sarif-schema-2.1.0.json").read_text("utf-8")
 )
 
 
@@ -66,21 +63,7 @@ class Run:
 
 
 def run_pipeline(repo: Path) -> Run:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GITHUB_", "SHUFFLE_", "PIPELINE_", "NOX"))
-    }
-    env.update(PIPELINE_OFFLINE="1", PIPELINE_OSV_DB=str(repo / snapshot.ADVISORIES))
-    result = subprocess.run(
-        [sys.executable, "-m", "nox", "-s", "pipeline", "--", "--envdir", str(ENVDIR)],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=PIPELINE_TIMEOUT_S,
-        check=False,
-    )
+    result = helpers.run_pipeline(repo, ENVDIR)
     output = result.stdout + result.stderr
     try:
         record = json.loads((repo / "reports/pipeline.json").read_text(encoding="utf-8"))
@@ -93,8 +76,8 @@ def run_pipeline(repo: Path) -> Run:
     return Run(result.returncode, output, record, {g["gate"]: g for g in record["gates"]})
 
 
-def sarif_results(repo: Path, report: str) -> list[dict]:
-    path = repo / "reports" / report
+def sarif_results(repo: Path, report: Path) -> list[dict]:
+    path = repo / report
     if not path.exists():  # the gate did not run: the status check says why
         return []
     log = json.loads(path.read_text(encoding="utf-8"))
@@ -262,7 +245,7 @@ def pin_vulnerable_flask(repo: Path) -> None:
 
 
 def drop_server_tests(repo: Path) -> None:
-    (repo / "tests/test_server.py").unlink()
+    (repo / "tests/service/test_server.py").unlink()
     commit_all(repo, "Drop the server tests")
 
 
@@ -345,20 +328,6 @@ DEFECTS = [
     ),
 ]
 
-REPORT_OF = {
-    "lint": "lint.sarif",
-    "sast": "sast.sarif",
-    "secrets": "secrets.sarif",
-    "deps": "deps.sarif",
-}
-SKIPPED_AFTER = {
-    "lint": {*SCANS, "test"},
-    "sast": {"test"},
-    "secrets": {"test"},
-    "deps": {"test"},
-    "test": set(),
-}
-
 
 def rule_matches(rule_id: str, expected: str) -> bool:
     # Semgrep prefixes local rule ids with their folder (`semgrep.<id>`).
@@ -366,8 +335,8 @@ def rule_matches(rule_id: str, expected: str) -> bool:
 
 
 def found_ids(repo: Path, run: Run, gate: str) -> set[str]:
-    if gate in REPORT_OF:
-        return {result["ruleId"] for result in sarif_results(repo, REPORT_OF[gate])}
+    if reports := gates.get(gate).sarif_reports:
+        return {result["ruleId"] for report in reports for result in sarif_results(repo, report)}
     return {str(finding["rule"]) for finding in run.gates[gate]["blocking"]}
 
 
@@ -375,7 +344,7 @@ def expected_statuses(gate: str | None) -> dict[str, str]:
     statuses = dict.fromkeys(GATES, "passed")
     if gate is not None:
         statuses[gate] = "failed"
-        statuses.update(dict.fromkeys(SKIPPED_AFTER[gate], "skipped"))
+        statuses.update(dict.fromkeys(gates.dependents(gate), "skipped"))
     return statuses
 
 
@@ -394,7 +363,7 @@ def test_defect_is_stopped_by_its_gate(
         path, lines = defect.flagged
         flagged = {
             result["locations"][0]["physicalLocation"]["region"]["startLine"]
-            for result in sarif_results(project, "sast.sarif")
+            for result in sarif_results(project, gates.get("sast").sarif_reports[0])
             if result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == path
         }
         lines_ok = flagged == lines

@@ -19,15 +19,26 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from helpers import ROOT, clean_env
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tools/pipeline/pipeline.schema.json").read_text(encoding="utf-8"))
-SCANS = ("sast", "secrets", "deps")
 
-NOXFILE = """
+# A throwaway graph of the real one's shape, under names of its own: `first`, then
+# three scans side by side, then `last`. Its gates only sleep, fail on request and
+# write records: each test pins one behaviour of nox's parallel runner that the
+# pipeline relies on.
+SCANS = ("scan_a", "scan_b", "scan_c")
+GRAPH = {"first": [], **{scan: ["first"] for scan in SCANS}, "last": list(SCANS)}
+GATES_OPTION = "--gates=" + ",".join(GRAPH)
+
+NOXFILE = (
+    """
 import argparse, os, subprocess, sys, time
+from pathlib import Path
 import nox
-from tools.gates._gate import Finding, Outcome, main
+from tools.gates import Gate, Severity
+from tools.gates._gate import Outcome, main
+from tools.verdict import Finding
 
 def gate(session, name):
     if name in os.environ.get("HANG_GATES", "").split(","):
@@ -40,10 +51,9 @@ def gate(session, name):
         return
     failing = name in os.environ.get("FAIL_GATES", "").split(",")
     report = f"reports/{name}.sarif"
-    if name not in os.environ.get("MISSING_REPORT_GATES", "").split(","):
-        os.makedirs("reports", exist_ok=True)
-        open(report, "w").close()
-    def run(_args):
+    def run(_context):
+        if name not in os.environ.get("MISSING_REPORT_GATES", "").split(","):
+            open(report, "w").close()
         together = os.environ.get("TOGETHER_GATES", "").split(",")
         if name in together:
             # Each of these gates waits until all of them have started: they finish
@@ -57,29 +67,24 @@ def gate(session, name):
         findings = [Finding("R1", "error", "src/app.py", 3, "bad", True)] if failing else []
         return Outcome(findings=findings + [Finding("W1", "warning", "a.py", 1, "meh", False)],
                        reports=[report])
-    if main(name, run, argparse.ArgumentParser(), []):
+    spec = Gate(name, (), 60, Severity.LOW, (Path(report),), lambda _bench: [])
+    if main(spec, run, argparse.ArgumentParser(), []):
         session.error(f"{name} failed")
-
-@nox.session(python=False, tags=["gate"], allow_parallel=True)
-def lint(session): gate(session, "lint")
-
-@nox.session(python=False, tags=["gate"], allow_parallel=True, requires=["lint"])
-def sast(session): gate(session, "sast")
-
-@nox.session(python=False, tags=["gate"], allow_parallel=True, requires=["lint"])
-def secrets(session): gate(session, "secrets")
-
-@nox.session(python=False, tags=["gate"], allow_parallel=True, requires=["lint"])
-def deps(session): gate(session, "deps")
-
-@nox.session(python=False, tags=["gate"], allow_parallel=True, requires=["sast", "secrets", "deps"])
-def test(session): gate(session, "test")
-
+"""
+    + "".join(
+        f"""
+@nox.session(python=False, tags=["gate"], allow_parallel=True, requires={requires!r})
+def {name}(session): gate(session, {name!r})
+"""
+        for name, requires in GRAPH.items()
+    )
+    + """
 @nox.session(python=False)
 def notify(session):
     with open("notified.txt", "w") as handle:
         handle.write(os.environ["PIPELINE_STATUS"])
 """
+)
 
 
 @pytest.fixture
@@ -94,17 +99,13 @@ WEBHOOK = "http://127.0.0.1:9/hook"
 
 
 def pipeline_env(**extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GITHUB_", "SHUFFLE_"))
-    }
-    return {**env, "PYTHONPATH": str(ROOT), "SHUFFLE_WEBHOOK_URL": WEBHOOK, **extra}
+    return clean_env(**{"SHUFFLE_WEBHOOK_URL": WEBHOOK, **extra})
 
 
 def run_pipeline(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    gates_given = any(arg.startswith("--gates") for arg in args)
     return subprocess.run(
-        [sys.executable, "-m", "tools.pipeline", *args],
+        [sys.executable, "-m", "tools.pipeline", *args, *([] if gates_given else [GATES_OPTION])],
         cwd=project,
         env=pipeline_env(**env),
         capture_output=True,
@@ -135,84 +136,84 @@ def test_clean_run_passes_with_scans_in_parallel_between_lint_and_test(project: 
     record = load_record(project)
     assert record["status"] == "passed"
     by_gate = gates(record)
-    assert list(by_gate) == ["lint", "sast", "secrets", "deps", "test"]
+    assert list(by_gate) == list(GRAPH)
     assert all(gate["status"] == "passed" for gate in by_gate.values())
-    assert by_gate["sast"]["findings"] == {"warning": 1}
+    assert by_gate["scan_a"]["findings"] == {"warning": 1}
     scans = [interval(by_gate[name]) for name in SCANS]
-    assert interval(by_gate["lint"])[1] <= min(start for start, _ in scans)
-    assert max(end for _, end in scans) <= interval(by_gate["test"])[0]
+    assert interval(by_gate["first"])[1] <= min(start for start, _ in scans)
+    assert max(end for _, end in scans) <= interval(by_gate["last"])[0]
     assert (project / "notified.txt").read_text() == "passed"
     summary = (project / "reports/summary.md").read_text(encoding="utf-8")
-    assert "| sast | passed |" in summary
+    assert "| scan_a | passed |" in summary
     assert "pipeline passed" in result.stdout
 
 
 def test_failing_lint_skips_everything_else_and_still_notifies(project: Path) -> None:
-    result = run_pipeline(project, FAIL_GATES="lint")
+    result = run_pipeline(project, FAIL_GATES="first")
     assert result.returncode == 1
     by_gate = gates(load_record(project))
-    assert by_gate["lint"]["status"] == "failed"
-    assert by_gate["lint"]["reason"] == "1 blocking finding(s): R1"
-    assert by_gate["lint"]["blocking"][0]["rule"] == "R1"
-    for name in (*SCANS, "test"):
+    assert by_gate["first"]["status"] == "failed"
+    assert by_gate["first"]["reason"] == "1 blocking finding(s): R1"
+    assert by_gate["first"]["blocking"][0]["rule"] == "R1"
+    for name in (*SCANS, "last"):
         assert by_gate[name]["status"] == "skipped"
-    assert {by_gate[name]["reason"] for name in SCANS} == {"needs lint"}
+    assert {by_gate[name]["reason"] for name in SCANS} == {"needs first"}
     assert (project / "notified.txt").read_text() == "failed"
-    assert "lint failed: 1 blocking finding(s): R1" in result.stdout
+    assert "first failed: 1 blocking finding(s): R1" in result.stdout
     assert "- `R1` src/app.py:3: bad" in (project / "reports/summary.md").read_text()
 
 
 def test_failing_scan_skips_test_but_other_scans_finish(project: Path) -> None:
-    result = run_pipeline(project, FAIL_GATES="secrets")
+    result = run_pipeline(project, FAIL_GATES="scan_b")
     assert result.returncode == 1
     by_gate = gates(load_record(project))
     assert [by_gate[name]["status"] for name in SCANS] == ["passed", "failed", "passed"]
-    assert by_gate["test"]["status"] == "skipped"
-    assert by_gate["test"]["reason"] == "needs secrets"
+    assert by_gate["last"]["status"] == "skipped"
+    assert by_gate["last"]["reason"] == "needs scan_b"
     assert (project / "notified.txt").read_text() == "failed"
 
 
 def test_keep_going_runs_every_gate(project: Path) -> None:
-    result = run_pipeline(project, "--keep-going", FAIL_GATES="lint,sast")
+    result = run_pipeline(project, "--keep-going", FAIL_GATES="first,scan_a")
     assert result.returncode == 1
     by_gate = gates(load_record(project))
     assert {name: gate["status"] for name, gate in by_gate.items()} == {
-        "lint": "failed",
-        "sast": "failed",
-        "secrets": "passed",
-        "deps": "passed",
-        "test": "passed",
+        "first": "failed",
+        "scan_a": "failed",
+        "scan_b": "passed",
+        "scan_c": "passed",
+        "last": "passed",
     }
 
 
 def test_gate_without_a_record_is_failed_not_clean(project: Path) -> None:
-    result = run_pipeline(project, NO_RECORD_GATES="deps")
+    result = run_pipeline(project, NO_RECORD_GATES="scan_c")
     assert result.returncode == 1
-    deps = gates(load_record(project))["deps"]
-    assert deps["status"] == "failed"
-    assert "no readable gate record" in deps["reason"]
+    unrecorded = gates(load_record(project))["scan_c"]
+    assert unrecorded["status"] == "failed"
+    assert "no readable gate record" in unrecorded["reason"]
 
 
 def test_gate_whose_report_is_missing_is_failed(project: Path) -> None:
-    result = run_pipeline(project, MISSING_REPORT_GATES="sast")
+    result = run_pipeline(project, MISSING_REPORT_GATES="scan_a")
     assert result.returncode == 1
-    sast = gates(load_record(project))["sast"]
-    assert sast["status"] == "failed"
-    assert sast["reason"] == "report missing: reports/sast.sarif"
+    reportless = gates(load_record(project))["scan_a"]
+    assert reportless["status"] == "failed"
+    assert reportless["reason"] == "report missing: reports/scan_a.sarif"
 
 
 def test_ctrl_c_stops_every_gate_and_records_a_cancelled_run(project: Path) -> None:
     with subprocess.Popen(
-        [sys.executable, "-m", "tools.pipeline"],
+        [sys.executable, "-m", "tools.pipeline", GATES_OPTION],
         cwd=project,
-        env=pipeline_env(HANG_GATES="sast,deps"),
+        env=pipeline_env(HANG_GATES="scan_a,scan_c"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     ) as process:
         deadline = time.monotonic() + 60
-        pid_files = [project / "sast.pid", project / "deps.pid"]
+        pid_files = [project / "scan_a.pid", project / "scan_c.pid"]
         while not all(path.exists() for path in pid_files):
             assert time.monotonic() < deadline, "the hanging gates never started"
             time.sleep(0.1)
@@ -222,9 +223,9 @@ def test_ctrl_c_stops_every_gate_and_records_a_cancelled_run(project: Path) -> N
     record = load_record(project)
     assert record["status"] == "cancelled"
     by_gate = gates(record)
-    assert by_gate["lint"]["status"] == "passed"
-    assert by_gate["test"]["status"] in {"cancelled", "skipped"}
-    assert by_gate["sast"]["status"] != "passed"
+    assert by_gate["first"]["status"] == "passed"
+    assert by_gate["last"]["status"] in {"cancelled", "skipped"}
+    assert by_gate["scan_a"]["status"] != "passed"
     assert (project / "notified.txt").read_text() == "cancelled"
     for path in pid_files:
         pid = int(path.read_text())
@@ -239,14 +240,14 @@ def test_ctrl_c_stops_every_gate_and_records_a_cancelled_run(project: Path) -> N
 
 
 def test_a_record_left_by_an_earlier_run_is_not_trusted(project: Path) -> None:
-    stale = project / "reports/gates/lint.json"
+    stale = project / "reports/gates/first.json"
     stale.parent.mkdir(parents=True)
-    stale.write_text(json.dumps({"gate": "lint", "status": "passed", "reports": []}))
-    result = run_pipeline(project, NO_RECORD_GATES="lint")
+    stale.write_text(json.dumps({"gate": "first", "status": "passed", "reports": []}))
+    result = run_pipeline(project, NO_RECORD_GATES="first")
     assert result.returncode == 1
-    lint = gates(load_record(project))["lint"]
-    assert lint["status"] == "failed"
-    assert "no readable gate record" in lint["reason"]
+    first = gates(load_record(project))["first"]
+    assert first["status"] == "failed"
+    assert "no readable gate record" in first["reason"]
 
 
 def test_a_broken_noxfile_is_a_recorded_failure(project: Path) -> None:
@@ -254,14 +255,15 @@ def test_a_broken_noxfile_is_a_recorded_failure(project: Path) -> None:
     result = run_pipeline(project)
     assert result.returncode == 1
     record = load_record(project)
-    assert (record["status"], record["gates"]) == ("failed", [])
-    assert record["reason"].startswith("nox listed no gates")
+    assert record["status"] == "failed"
+    assert record["reason"].startswith("nox wrote no report")
+    assert {gate["status"] for gate in record["gates"]} == {"failed"}
 
 
-def test_gates_named_by_the_noxfile_need_no_listing(project: Path) -> None:
-    result = run_pipeline(project, "--gates=lint,deps")
+def test_only_the_gates_the_noxfile_names_run(project: Path) -> None:
+    result = run_pipeline(project, "--gates=first,scan_c")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [gate["gate"] for gate in load_record(project)["gates"]] == ["lint", "deps"]
+    assert [gate["gate"] for gate in load_record(project)["gates"]] == ["first", "scan_c"]
 
 
 def test_without_a_webhook_notify_is_not_started(project: Path) -> None:

@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, GateRun, clean_env, run, run_gate
 
-from tools.gates._gate import tool_path
 from tools.gates.sast import OFFLINE_NOTE, QUIET_ENV, QUIET_FLAGS
+from tools.toolrun import tool_path
 
-ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / ".semgrep" / "rules.yml"
 FIXTURE = ROOT / ".semgrep" / "tests" / "rules.py"
 SERVICE = Path("src/taskapi/app.py")
@@ -36,43 +32,6 @@ EXPECTED_RULES = {
 }
 # Semgrep names a rule from .semgrep/rules.yml after its folder.
 PREFIX = "semgrep."
-GATE_TIMEOUT_S = 600
-
-
-@dataclass
-class GateRun:
-    project: Path
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def record(self) -> dict:
-        return json.loads((self.project / "reports/gates/sast.json").read_text())
-
-    @property
-    def sarif(self) -> dict:
-        return json.loads((self.project / "reports/sast.sarif").read_text())
-
-    @property
-    def json_report(self) -> dict:
-        return json.loads((self.project / "reports/sast.json").read_text())
-
-    def reports_exist(self) -> bool:
-        return any(
-            (self.project / "reports" / name).exists() for name in ("sast.sarif", "sast.json")
-        )
-
-
-def gate_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without anything that would steer the gate's network
-    choice, so each test states its own (CI runs these tests in GitHub Actions)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"PIPELINE_OFFLINE", "GITHUB_ACTIONS", "SEMGREP_URL"}
-    }
-    return {**env, **QUIET_ENV, "PYTHONPATH": str(ROOT), **extra}
 
 
 def make_project(where: Path, files: dict[str, str] | None = None) -> Path:
@@ -88,17 +47,8 @@ def make_project(where: Path, files: dict[str, str] | None = None) -> Path:
     return where
 
 
-def run_gate(project: Path, **env: str) -> GateRun:
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.gates.sast"],
-        cwd=project,
-        env=gate_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=GATE_TIMEOUT_S,
-        check=False,
-    )
-    return GateRun(project, result.returncode, result.stdout, result.stderr)
+def run_sast(project: Path, **env: str) -> GateRun:
+    return run_gate("sast", project, env=clean_env(**QUIET_ENV, **env))
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +64,7 @@ def closed_port() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def rule_tests() -> dict:
-    result = subprocess.run(
+    result = run(
         [
             tool_path("semgrep"),
             "--test",
@@ -126,11 +76,7 @@ def rule_tests() -> dict:
             str(FIXTURE),
         ],
         cwd=ROOT,
-        env=gate_env(),
-        capture_output=True,
-        text=True,
-        timeout=GATE_TIMEOUT_S,
-        check=False,
+        env=clean_env(**QUIET_ENV),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
@@ -172,7 +118,7 @@ def test_every_rule_is_tested_both_ways(rule: str, rule_tests: dict) -> None:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> GateRun:
     project = make_project(tmp_path_factory.mktemp("clean"))
-    return run_gate(project, PIPELINE_OFFLINE="1")
+    return run_sast(project, PIPELINE_OFFLINE="1")
 
 
 def test_clean_project_passes(clean: GateRun) -> None:
@@ -184,7 +130,7 @@ def test_clean_project_passes(clean: GateRun) -> None:
 
 
 def test_clean_scan_covers_the_service_and_skips_the_fixtures(clean: GateRun) -> None:
-    scanned = clean.json_report["paths"]["scanned"]
+    scanned = clean.report("sast.json")["paths"]["scanned"]
     assert str(SERVICE) in scanned
     assert not [path for path in scanned if path.startswith(".semgrep/")]
 
@@ -194,8 +140,8 @@ def test_offline_run_says_so_everywhere(clean: GateRun) -> None:
     assert f"sast: WARNING: {note}" in clean.stderr
     assert note in clean.stdout
     assert any(note in line for line in clean.record["notes"])
-    assert any(note in line for line in clean.json_report["notes"])
-    (run,) = clean.sarif["runs"]
+    assert any(note in line for line in clean.report("sast.json")["notes"])
+    (run,) = clean.report("sast.sarif")["runs"]
     notifications = run["invocations"][0]["toolExecutionNotifications"]
     assert any(n["level"] == "warning" and note in n["message"]["text"] for n in notifications)
     assert sorted(rule["id"] for rule in run["tool"]["driver"]["rules"]) == sorted(
@@ -265,7 +211,7 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[GateRun, dict[st
         files[path], line = inject(service, lines)
         expected[name] = (PREFIX + rule, path, line)
     project = make_project(tmp_path_factory.mktemp("injected"), files)
-    return run_gate(project, PIPELINE_OFFLINE="1"), expected
+    return run_sast(project, PIPELINE_OFFLINE="1"), expected
 
 
 def test_injected_errors_fail_the_gate_with_exactly_those_findings(injected: tuple) -> None:
@@ -276,7 +222,7 @@ def test_injected_errors_fail_the_gate_with_exactly_those_findings(injected: tup
     blocking = {(f["rule"], f["path"], f["line"]) for f in record["blocking"]}
     assert blocking == set(expected.values())
     assert record["findings"] == {"error": len(expected)}
-    assert run.reports_exist()
+    assert run.has_report("sast.sarif") or run.has_report("sast.json")
 
 
 @pytest.mark.parametrize("name", sorted(INJECTIONS))
@@ -288,7 +234,7 @@ def test_console_names_each_injected_finding(name: str, injected: tuple) -> None
 
 def test_reports_hold_relative_paths_and_no_matched_code(injected: tuple) -> None:
     run, expected = injected
-    (sarif_run,) = run.sarif["runs"]
+    (sarif_run,) = run.report("sast.sarif")["runs"]
     results = sarif_run["results"]
     assert len(results) == len(expected)
     for result in results:
@@ -297,7 +243,7 @@ def test_reports_hold_relative_paths_and_no_matched_code(injected: tuple) -> Non
         assert "snippet" not in location["region"]
         # Semgrep's placeholder without a login would merge every alert into one.
         assert "requires login" not in json.dumps(result.get("fingerprints", {}))
-    assert not [r for r in run.json_report["results"] if "lines" in r["extra"]]
+    assert not [r for r in run.report("sast.json")["results"] if "lines" in r["extra"]]
 
 
 # --- a WARNING-only finding, with the registry unreachable ---------------------------
@@ -314,7 +260,7 @@ def warning_only(tmp_path_factory: pytest.TempPathFactory, closed_port: int) -> 
     # Bytes no parser makes sense of: Semgrep scans around them and says so.
     (project / "src/taskapi/garbled.py").write_bytes(b"\xff\xfe\x00garbled = 1\n")
     # No PIPELINE_OFFLINE: the probe finds the registry unreachable.
-    return run_gate(project, SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
+    return run_sast(project, SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
 
 
 def test_warning_only_finding_is_reported_not_blocking(warning_only: GateRun) -> None:
@@ -325,7 +271,7 @@ def test_warning_only_finding_is_reported_not_blocking(warning_only: GateRun) ->
         {"warning": 1},
         [],
     )
-    (result,) = warning_only.sarif["runs"][0]["results"]
+    (result,) = warning_only.report("sast.sarif")["runs"][0]["results"]
     assert result["ruleId"] == PREFIX + "hardcoded-bind-all-interfaces"
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
         "src/taskapi/__main__.py"
@@ -349,11 +295,11 @@ def test_unreachable_registry_in_github_actions_is_a_gate_error(
     tmp_path: Path, closed_port: int
 ) -> None:
     project = make_project(tmp_path)
-    run = run_gate(project, GITHUB_ACTIONS="true", SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
+    run = run_sast(project, GITHUB_ACTIONS="true", SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
     assert run.code == 2
     assert "unreachable from GitHub Actions" in run.stderr
     assert run.record["status"] == "failed"
-    assert not run.reports_exist()
+    assert not (run.has_report("sast.sarif") or run.has_report("sast.json"))
 
 
 # --- broken rules and setups are gate errors, never findings ------------------------
@@ -391,19 +337,19 @@ def test_bad_rule_file_is_a_gate_error(
         rules.write_text(break_rules(rules.read_text()))
     else:
         rules.unlink()
-    run = run_gate(project, PIPELINE_OFFLINE="1")
+    run = run_sast(project, PIPELINE_OFFLINE="1")
     assert run.code == 2, (case, run.stdout, run.stderr)
     assert re.search(message, run.stderr), run.stderr
     record = run.record
     assert (record["status"], record["blocking"], record["findings"]) == ("failed", [], {})
     assert re.search(message, record["reason"])
-    assert not run.reports_exist()
+    assert not (run.has_report("sast.sarif") or run.has_report("sast.json"))
 
 
 def test_nothing_to_scan_is_a_gate_error(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     shutil.rmtree(project / "src")
-    run = run_gate(project, PIPELINE_OFFLINE="1")
+    run = run_sast(project, PIPELINE_OFFLINE="1")
     assert run.code == 2
     assert "semgrep scanned no files" in run.stderr
 
@@ -420,7 +366,7 @@ def test_rule_tests_rerun_only_when_rules_or_tests_change(tmp_path: Path) -> Non
     notes = []
     for change in ("", "", "# changed\n"):
         fixture.write_text(fixture.read_text() + change)
-        run = run_gate(project, PIPELINE_OFFLINE="1")
+        run = run_sast(project, PIPELINE_OFFLINE="1")
         assert run.code == 0, run.stderr
         notes.append(rule_test_note(run))  # read now: the next run rewrites the record
     cached = ["unchanged since they last passed" in note for note in notes]
@@ -433,7 +379,7 @@ def test_a_failing_rule_test_is_never_cached(tmp_path: Path) -> None:
     # Claim a finding on a line no rule matches: the rule test must fail, every time.
     fixture.write_text(fixture.read_text() + "\n# ruleid: flask-debug-true\nprint('fine')\n")
     for _ in range(2):
-        run = run_gate(project, PIPELINE_OFFLINE="1")
+        run = run_sast(project, PIPELINE_OFFLINE="1")
         assert run.code == 2
         assert "rule tests failed" in run.record["reason"]
 
@@ -495,7 +441,7 @@ def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GateRun, 
     try:
         url = f"http://127.0.0.1:{registry.server_address[1]}"
         # No PIPELINE_OFFLINE: the probe reaches the registry, so the packs run.
-        yield run_gate(project, SEMGREP_URL=url), registry.requested
+        yield run_sast(project, SEMGREP_URL=url), registry.requested
     finally:
         registry.shutdown()
         registry.server_close()
@@ -534,7 +480,7 @@ def test_the_packs_are_the_projects_to_choose(
     thread.start()
     try:
         url = f"http://127.0.0.1:{registry.server_address[1]}"
-        run = run_gate(project, SEMGREP_URL=url)
+        run = run_sast(project, SEMGREP_URL=url)
     finally:
         registry.shutdown()
         registry.server_close()

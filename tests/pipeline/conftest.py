@@ -1,34 +1,13 @@
+"""Fixtures of the pipeline's tests: advisory databases for the deps gate and
+its OSV mirror."""
+
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
-
-from taskapi import create_app
-from taskapi.store import TaskStore
-
-
-@pytest.fixture
-def store() -> Iterator[TaskStore]:
-    tasks = TaskStore()
-    yield tasks
-    tasks.reset()
-
-
-@pytest.fixture
-def app(store: TaskStore) -> Flask:
-    return create_app(store)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
 
 # --- advisory databases for the deps gate and its OSV mirror ---------------
 

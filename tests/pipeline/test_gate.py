@@ -9,17 +9,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from tools import sarif
-from tools.gates._gate import (
-    EXIT_ERROR,
-    EXIT_FINDINGS,
-    EXIT_PASSED,
-    Finding,
-    GateError,
-    Outcome,
-    main,
-    venv_state,
+from tools.errors import GateError
+from tools.gates import Gate, Severity
+from tools.gates._gate import EXIT_ERROR, EXIT_FINDINGS, EXIT_PASSED, Outcome, main
+from tools.toolrun import venv_state
+from tools.verdict import Finding
+
+DEMO = Gate(
+    name="demo",
+    requires=(),
+    timeout_s=10,
+    severity=Severity.LOW,
+    reports=(Path("reports/demo.sarif"),),
+    bare=lambda _bench: [],
 )
 
 
@@ -34,7 +39,7 @@ def record() -> dict:
 
 
 def gate(run: object) -> int:
-    return main("demo", run, argparse.ArgumentParser(), [])  # type: ignore[arg-type]
+    return main(DEMO, run, argparse.ArgumentParser(), [])  # type: ignore[arg-type]
 
 
 def test_clean_outcome_passes() -> None:
@@ -55,7 +60,7 @@ def test_blocking_finding_fails_with_its_rule() -> None:
 
 
 def test_gate_error_is_an_error_not_findings(capsys: pytest.CaptureFixture[str]) -> None:
-    def broken(_args: argparse.Namespace) -> Outcome:
+    def broken(_context: object) -> Outcome:
         raise GateError("the tool wrote no report: rerun it")
 
     assert gate(broken) == EXIT_ERROR
@@ -64,7 +69,7 @@ def test_gate_error_is_an_error_not_findings(capsys: pytest.CaptureFixture[str])
 
 
 def test_a_crash_is_a_recorded_error_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    def crashing(_args: argparse.Namespace) -> Outcome:
+    def crashing(_context: object) -> Outcome:
         raise KeyError("surprise")
 
     assert gate(crashing) == EXIT_ERROR
@@ -119,9 +124,9 @@ def test_gate_state_lives_in_the_venv_and_nowhere_else() -> None:
         [
             sys._base_executable,
             "-c",
-            "from tools.gates._gate import venv_state; print(venv_state('.state'))",
+            "from tools.toolrun import venv_state; print(venv_state('.state'))",
         ],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
 import secrets
 import socket
 import subprocess
@@ -25,11 +24,12 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from helpers import clean_env, run
 
 from tools.notify import inputs, payload, target
 from tools.notify.delivery import MAX_TOTAL_S, Policy, deliver_within, retry_after_s
+from tools.verdict import GateRecord, Status
 
-ROOT = Path(__file__).resolve().parent.parent
 # Generous: a guard against a hung test, not a measurement.
 SUBPROCESS_TIMEOUT_S = 90
 FAST = ["--backoff", "0.05", "--connect-timeout", "2", "--read-timeout", "2"]
@@ -151,27 +151,14 @@ def hook_url(server: Receiver, token: str) -> str:
     return f"{server.base}/api/v1/hooks/webhook_{token}?auth={token}"
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("GITHUB_", "PIPELINE_", "SHUFFLE_"))
-        and name.lower() not in {"http_proxy", "https_proxy", "all_proxy"}
-    }
-    return {**env, "PYTHONPATH": str(ROOT), **extra}
-
-
 def run_notify(
     cwd: Path, *args: str, hidden: tuple[str, ...] = (), **env: str
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "tools.notify", *args],
         cwd=cwd,
         env=clean_env(**env),
-        capture_output=True,
-        text=True,
         timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
     )
     output = result.stdout + result.stderr
     for value in hidden:
@@ -529,7 +516,7 @@ def test_ci_mode_from_the_environment(
         hidden=(token,),
         SHUFFLE_WEBHOOK_URL=hook_url(server, token),
         PIPELINE_STATUS="failure",
-        PIPELINE_GATE_RESULTS="lint=success, scans=failure\ntest=skipped",
+        PIPELINE_GATE_RESULTS="lint=success, sast=failure\ntest=skipped",
         GITHUB_REPOSITORY="acme/taskapi",
         GITHUB_SHA=sha,
         GITHUB_REF="refs/pull/7/merge",
@@ -551,7 +538,7 @@ def test_ci_mode_from_the_environment(
     assert (body["status"], body["severity_label"]) == ("failed", "high")
     assert [(gate["gate"], gate["status"]) for gate in body["gates"]] == [
         ("lint", "passed"),
-        ("scans", "failed"),
+        ("sast", "failed"),
         ("test", "skipped"),
     ]
     assert body["dedupe_key"] == payload.dedupe_key("acme/taskapi", sha, "123456.2")
@@ -684,8 +671,8 @@ def test_payload_size_is_bounded(tmp_path: Path) -> None:
 
 
 def test_severity_follows_the_gates_that_failed() -> None:
-    def gates(**statuses: str) -> list[inputs.GateResult]:
-        return [inputs.GateResult(gate=name, status=status) for name, status in statuses.items()]
+    def gates(**statuses: str) -> list[GateRecord]:
+        return [GateRecord(gate=name, status=Status(status)) for name, status in statuses.items()]
 
     assert payload.severity("passed", gates(lint="passed", test="passed")) == 1
     assert payload.severity("failed", gates(lint="failed", test="skipped")) == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from taskapi.__main__ import make_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def get_json(url: str) -> tuple[int, dict]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from tools.errors import PinError
+
 _PIN = re.compile(
     r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?"
     r"\s*==\s*(?P<version>[A-Za-z0-9][A-Za-z0-9.!+_-]*)"
@@ -26,10 +28,6 @@ _COMMENT = re.compile(r"(?:^|\s)#.*$")
 # Options that pull in other files or unpinned sources: the gate audits what it
 # is given, so these must be listed as manifests of their own or pinned.
 _INCLUDES = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
-
-
-class PinError(ValueError):
-    """A manifest that is not a plain list of exact pins."""
 
 
 @dataclass(frozen=True)

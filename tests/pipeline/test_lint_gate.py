@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_gate
 
-ROOT = Path(__file__).resolve().parent.parent
-GATE_TIMEOUT_S = 120
 CLEAN = '"""A clean module."""\n\n\ndef double(value: int) -> int:\n    return value * 2\n'
 EVAL = (
     '"""Plugin loading."""\n\n\ndef load(expression: str) -> object:\n    return eval(expression)\n'
@@ -40,28 +36,12 @@ def make_project(where: Path, files: dict[str, str]) -> Path:
     return where
 
 
-def run_gate(project: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.gates.lint"],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=GATE_TIMEOUT_S,
-        check=False,
-    )
-
-
-def record(project: Path) -> dict:
-    return json.loads((project / "reports/gates/lint.json").read_text(encoding="utf-8"))
-
-
 def test_clean_code_passes_with_its_reports(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"src/clean.py": CLEAN})
-    result = run_gate(project)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert record(project)["status"] == "passed"
-    assert record(project)["reports"] == ["reports/lint.sarif"]
+    result = run_gate("lint", project)
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.record["status"] == "passed"
+    assert result.record["reports"] == ["reports/lint.sarif"]
 
 
 def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
@@ -73,9 +53,9 @@ def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
             ".github/workflows/build.yml": UNPINNED,
         },
     )
-    result = run_gate(project)
-    assert result.returncode == 1, result.stdout + result.stderr
-    blocking = {(item["rule"], item["path"], item["line"]) for item in record(project)["blocking"]}
+    result = run_gate("lint", project)
+    assert result.code == 1, result.stdout + result.stderr
+    blocking = {(item["rule"], item["path"], item["line"]) for item in result.record["blocking"]}
     assert ("S307", "src/plugins.py", 5) in blocking
     assert ("ruff-format", "src/spacing.py", 3) in blocking
     # Paths relative to the checkout, as GitHub resolves them, not to .github/.
@@ -87,7 +67,7 @@ def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
         for location in result["locations"]
     }
     assert uris == {".github/workflows/build.yml"}
-    assert sorted(record(project)["reports"]) == ["reports/lint.sarif", "reports/zizmor.sarif"]
+    assert sorted(result.record["reports"]) == ["reports/lint.sarif", "reports/zizmor.sarif"]
 
 
 @pytest.mark.parametrize(
@@ -103,17 +83,17 @@ def test_a_config_ruff_cannot_read_is_one_error_line(
 ) -> None:
     project = make_project(tmp_path, {"src/clean.py": CLEAN})
     (project / "pyproject.toml").write_text(config, encoding="utf-8")
-    result = run_gate(project)
-    assert result.returncode == 2, result.stdout + result.stderr
+    result = run_gate("lint", project)
+    assert result.code == 2, result.stdout + result.stderr
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
-    assert record(project)["status"] == "failed"
+    assert result.record["status"] == "failed"
 
 
 def test_a_file_ruff_cannot_parse_is_named_in_the_error(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"src/broken.py": "def broken(:\n    pass\n"})
-    result = run_gate(project)
-    assert result.returncode == 2, result.stdout + result.stderr
+    result = run_gate("lint", project)
+    assert result.code == 2, result.stdout + result.stderr
     assert "lint: error: ruff format failed (exit 2): src/broken.py:1 invalid-syntax" in (
         result.stderr
     )
