@@ -1,10 +1,12 @@
-"""`nox -s notify`: post the run's outcome to the SOC webhook, signed, bounded in
-time and size, without ever printing the webhook URL or the signing secret.
+"""`nox -s notify`: post the run's outcome to the SOC webhook, authenticated,
+bounded in time and size, without ever printing the webhook URL, the signing
+secret or the token header's value.
 
 inputs    what happened: reports/pipeline.json, or the CI job's environment
 payload   the JSON document sent (counts and rule ids, never findings' text)
-signing   HMAC-SHA256 headers a receiver verifies and uses to reject replays
-target    validating SHUFFLE_WEBHOOK_URL and naming it by its host only
+signing   the signatures: Standard Webhooks, GitHub's X-Hub-Signature-256, legacy
+schemes   which of them (and a static token header) the webhook carries
+target    validating the receivers' URLs and naming them by their host only
 delivery  httpx with timeouts, retries, backoff and a hard time bound
 """
 
