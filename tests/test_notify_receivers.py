@@ -21,17 +21,20 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 import httpx
 import pytest
 import standardwebhooks.webhooks
+from markdown_it import MarkdownIt
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from tools.notify import signing
+from tools import notify
+from tools.notify import signing, thehive
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBPROCESS_TIMEOUT_S = 90
@@ -58,6 +61,7 @@ class Answer:
     status: int
     body: dict | None = None
     drop: bool = False  # act on the request, then close the connection without an answer
+    hang: bool = False  # act on the request, then never answer
 
 
 @dataclass
@@ -83,6 +87,7 @@ class Server:
         self.judge = judge
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.release = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,10 +96,11 @@ class Server:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 with server.lock:
                     answer = server.judge(self.path, headers, body)
-                    server.seen.append(
-                        Seen(self.path, headers, body, None if answer.drop else answer.status)
-                    )
-                if answer.drop:
+                    answered = None if answer.drop or answer.hang else answer.status
+                    server.seen.append(Seen(self.path, headers, body, answered))
+                if answer.hang:
+                    server.release.wait(SUBPROCESS_TIMEOUT_S)
+                if answer.drop or answer.hang:
                     self.close_connection = True
                     return
                 content = json.dumps(answer.body).encode() if answer.body is not None else b""
@@ -127,6 +133,7 @@ class Server:
         return httpx.post(self.base + seen.path, content=seen.body, headers=headers).status_code
 
     def close(self) -> None:
+        self.release.set()
         self.http.shutdown()
         self.http.server_close()
 
@@ -578,3 +585,357 @@ def test_unusable_scheme_settings_fail_in_one_line(
     [line] = result.stderr.splitlines()
     assert line.startswith("notify: error: ") and says in line
     assert server.seen == []  # nothing is sent on a configuration that cannot be met
+
+
+# --- TheHive ------------------------------------------------------------------------
+
+OBSERVABLE_TYPES = {"other", "url", "hash", "domain", "fqdn", "ip", "mail", "filename"}
+
+
+def alert_problems(alert: object) -> list[str]:
+    """What TheHive 5 would refuse in an InputAlert, as far as notify's fields go."""
+    if not isinstance(alert, dict):
+        return ["not a JSON object"]
+    problems = [
+        f"{name} missing or empty"
+        for name in ("type", "source", "sourceRef", "title", "description")
+        if not isinstance(alert.get(name), str) or not alert[name].strip()
+    ]
+    for name, low, high in (("severity", 1, 4), ("tlp", 0, 4), ("pap", 0, 3)):
+        if type(alert.get(name)) is not int or not low <= alert[name] <= high:
+            problems.append(f"{name} not an integer in {low}..{high}")
+    if type(alert.get("date")) is not int:
+        problems.append("date not milliseconds since the epoch")
+    if not isinstance(alert.get("tags"), list) or not all(
+        isinstance(tag, str) for tag in alert["tags"]
+    ):
+        problems.append("tags not a list of strings")
+    for observable in alert.get("observables", []):
+        if observable.get("dataType") not in OBSERVABLE_TYPES or not isinstance(
+            observable.get("data"), str
+        ):
+            problems.append(f"observable {observable!r} malformed")
+    return problems
+
+
+@dataclass
+class FakeTheHive:
+    """TheHive 5's POST /api/v1/alert: bearer key, the alert's required fields,
+    and one alert per (type, source, sourceRef), a duplicate answered as TheHive
+    answers it: HTTP 400, CreateError "... already exist in organisation ..."."""
+
+    api_key: str
+    organisation: str = "soc"
+    drop_first_answer: bool = False  # create the first alert, then lose the answer
+    alerts: dict[tuple[str, str, str], dict] = field(default_factory=dict)
+
+    def __call__(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if not path.endswith("/api/v1/alert"):
+            return Answer(404, {"type": "NotFoundError", "message": f"{path} not found"})
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return Answer(401, {"type": "AuthenticationError", "message": "Authentication failure"})
+        try:
+            alert = json.loads(body)
+        except ValueError:
+            return Answer(400, {"type": "BadRequest", "message": "Invalid Json"})
+        if problems := alert_problems(alert):
+            return Answer(400, {"type": "AttributeCheckingError", "message": "; ".join(problems)})
+        key = (alert["type"], alert["source"], alert["sourceRef"])
+        if key in self.alerts:
+            message = f"Alert {':'.join(key)} already exist in organisation {self.organisation}"
+            return Answer(400, {"type": "CreateError", "message": message})
+        self.alerts[key] = alert
+        created = {"_id": f"~{len(self.alerts)}", "_type": "Alert", "status": "New", **alert}
+        return Answer(201, created, drop=self.drop_first_answer and len(self.alerts) == 1)
+
+
+@pytest.fixture
+def api_key() -> str:
+    return secrets.token_urlsafe(30)
+
+
+def test_thehive_alone_gets_one_alert_per_run(
+    tmp_path: Path, serve: Callable[[Judge], Server], api_key: str
+) -> None:
+    hive = FakeTheHive(api_key)
+    server = serve(hive)
+    write_record(tmp_path)
+    env = {"THEHIVE_URL": server.base + "/thehive/", "THEHIVE_API_KEY": api_key}
+    first = run_notify(tmp_path, hidden=(api_key,), **env)
+    again = run_notify(tmp_path, hidden=(api_key,), **env)
+    for result in (first, again):
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+    assert "TheHive alert delivered to 127.0.0.1 (HTTP 201) after 1 attempt(s)" in first.stdout
+    assert (
+        "TheHive alert delivered to 127.0.0.1 (HTTP 400, CreateError: TheHive already has "
+        "this run's alert, so none was added) after 1 attempt(s)"
+    ) in again.stdout
+    assert len(hive.alerts) == 1
+    assert [seen.answered for seen in server.seen] == [201, 400]
+    assert {seen.path for seen in server.seen} == {"/thehive/api/v1/alert"}
+    assert "x-organisation" not in server.seen[0].headers
+
+
+def test_a_lost_answer_then_the_duplicate_counts_as_delivered(
+    tmp_path: Path, serve: Callable[[Judge], Server], api_key: str
+) -> None:
+    hive = FakeTheHive(api_key, drop_first_answer=True)
+    server = serve(hive)
+    write_record(tmp_path)
+    result = run_notify(
+        tmp_path, hidden=(api_key,), THEHIVE_URL=server.base, THEHIVE_API_KEY=api_key
+    )
+    assert result.returncode == 0
+    assert "retrying" in result.stdout
+    assert "already has this run's alert" in result.stdout and "after 2 attempt(s)" in result.stdout
+    assert [seen.answered for seen in server.seen] == [None, 400]
+    assert server.seen[0].body == server.seen[1].body
+    assert len(hive.alerts) == 1
+
+
+def test_the_alert_carries_what_thehive_needs(
+    tmp_path: Path, serve: Callable[[Judge], Server], api_key: str, whsec: str
+) -> None:
+    hive = FakeTheHive(api_key, organisation="blue-team")
+    thehive_server, webhook = serve(hive), serve(standard_webhooks_judge(Webhook(whsec))[0])
+    record = write_record(tmp_path)
+    result = run_notify(
+        tmp_path,
+        hidden=(api_key, whsec),
+        SHUFFLE_WEBHOOK_URL=webhook.base,
+        SHUFFLE_WEBHOOK_SECRET=whsec,
+        THEHIVE_URL=thehive_server.base,
+        THEHIVE_API_KEY=api_key,
+        THEHIVE_ORGANISATION="blue-team",
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_REPOSITORY="acme/taskapi",
+        GITHUB_RUN_ID="4242",
+        GITHUB_RUN_ATTEMPT="1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "notification delivered to 127.0.0.1 (HTTP 200)" in result.stdout
+    assert "TheHive alert delivered to 127.0.0.1 (HTTP 201)" in result.stdout
+    [posted] = webhook.seen
+    [created] = thehive_server.seen
+    assert created.headers["x-organisation"] == "blue-team"
+    document, alert = posted.json, created.json
+    run_url = "https://github.com/acme/taskapi/actions/runs/4242/attempts/1"
+    assert (alert["type"], alert["source"]) == ("ci-pipeline", "pipeline-notify")
+    assert alert["sourceRef"] == document["dedupe_key"]
+    assert alert["title"] == document["title"]
+    assert (alert["severity"], alert["tlp"], alert["pap"]) == (3, 2, 2)
+    assert {"status:failed", "severity:high", "failed-gate:secrets"} <= set(alert["tags"])
+    assert alert["externalLink"] == run_url
+    assert [(o["dataType"], o["data"]) for o in alert["observables"]] == [
+        ("other", "acme/taskapi"),
+        ("other", record["commit"]),
+        ("url", run_url),
+    ]
+    assert "aws\\-access\\-token, generic\\-api\\-key" in alert["description"]
+    print("TheHive alert as received:")
+    print(json.dumps({**alert, "description": "…"}, indent=2))
+    print(alert["description"])
+
+
+def inlines(markdown: str) -> list[list]:
+    """Per paragraph or table cell, the inline tokens CommonMark (with GFM
+    tables) makes of ``markdown``."""
+    parsed = MarkdownIt("commonmark").enable("table").parse(markdown)
+    return [token.children or [] for token in parsed if token.type == "inline"]
+
+
+def inline_tokens(markdown: str) -> list:
+    return [token for cell in inlines(markdown) for token in cell]
+
+
+NASTY = [
+    "acme/*bold* _em_ [x](https://evil.example) <img src=x onerror=alert(1)>",
+    "`code` | pipe & &amp; \\ ~~del~~ # h1 > quote",
+    "1. list\n- item\n=== setext\n    indented",
+    "[ref]: https://evil.example 'title' ![img](https://evil.example/i.png)",
+    "<https://evil.example> https://evil.example/autolink www.evil.example",
+    "*unclosed _unclosed **x** __y__ \u2028line\u2029sep\x1b[31m",
+]
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_escaped_text_reads_back_literally(text: str) -> None:
+    flat = " ".join(thehive.LINE_BREAKING.sub(" ", text).split())
+    for markdown in (thehive.escape(text), f"| a |\n|---|\n| {thehive.escape(text)} |"):
+        tokens = inlines(markdown)[-1]  # the paragraph, or the table's one cell
+        assert {token.type for token in tokens} <= {"text"}, markdown
+        assert " ".join("".join(token.content for token in tokens).split()) == flat
+
+
+def test_repository_strings_are_escaped_in_the_description(
+    tmp_path: Path, serve: Callable[[Judge], Server], api_key: str
+) -> None:
+    hive = FakeTheHive(api_key)
+    server = serve(hive)
+    repository, branch = NASTY[0], "feat/<script>alert(1)</script>#x [y](javascript:alert(1))"
+    write_record(
+        tmp_path,
+        repository=repository,
+        branch=branch,
+        gates=[
+            {
+                "gate": "sast",
+                "status": "failed",
+                "findings": {"error": 2},
+                "blocking": [{"rule": "python.flask_*xss*"}, {"rule": "rule[0](x)"}],
+            }
+        ],
+    )
+    result = run_notify(
+        tmp_path,
+        hidden=(api_key,),
+        THEHIVE_URL=server.base,
+        THEHIVE_API_KEY=api_key,
+        GITHUB_ACTOR="**octo** _cat_",
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_REPOSITORY="acme/taskapi",
+        GITHUB_RUN_ID="7",
+    )
+    assert result.returncode == 0, result.stderr
+    description = server.seen[0].json["description"]
+    tokens = inline_tokens(description)
+    texts = [token.content for token in tokens if token.type == "text"]
+    # Only the markup notify writes itself: the bold heading and the run's link.
+    assert {token.type for token in tokens} <= {
+        "text",
+        "strong_open",
+        "strong_close",
+        "link_open",
+        "link_close",
+    }
+    assert [t.attrs["href"] for t in tokens if t.type == "link_open"] == [
+        "https://github.com/acme/taskapi/actions/runs/7"
+    ]
+    # Every string from the repository reads back as the text it was.
+    for literal in (
+        repository,
+        f"refs/heads/{branch}",
+        "**octo** _cat_",
+        "python.flask__xss_, rule_0__x_",  # rule ids as the payload sanitizes them
+    ):
+        assert literal in texts, literal
+
+
+def test_thehive_refusals_are_warnings_not_retried(
+    tmp_path: Path, serve: Callable[[Judge], Server], api_key: str
+) -> None:
+    server = serve(FakeTheHive(api_key))
+    wrong = secrets.token_urlsafe(30)
+    result = run_notify(
+        tmp_path, hidden=(api_key, wrong), THEHIVE_URL=server.base, THEHIVE_API_KEY=wrong
+    )
+    assert result.returncode == 0
+    assert result.stderr == (
+        "notify: warning: TheHive alert NOT delivered to 127.0.0.1: HTTP 401, not retried: "
+        "check THEHIVE_API_KEY and THEHIVE_ORGANISATION\n"
+    )
+    assert [seen.answered for seen in server.seen] == [401]
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "duplicate"),
+    [
+        # TheHive 4 and 5 (AlertSrv.create, then Scalligraph's ErrorHandler).
+        (
+            400,
+            {"type": "CreateError", "message": "Alert a:b:c already exist in organisation soc"},
+            True,
+        ),
+        # TheHive 3, on Elasticsearch.
+        (400, {"type": "ConflictError", "message": "[alert][x]: document already exists"}, True),
+        # The alert was NOT created: one of its observables was refused.
+        (400, {"type": "CreateError", "message": "Observable already exists"}, False),
+        (400, {"type": "AttributeCheckingError", "message": "[title: missing]"}, False),
+        (401, {"type": "AuthenticationError", "message": "Authentication failure"}, False),
+        (400, "Alert already exists", False),
+    ],
+)
+def test_which_refusals_mean_the_alert_exists(code: int, answer: object, duplicate: bool) -> None:
+    raw = json.dumps(answer).encode()
+    assert bool(thehive.already_exists(code, raw)) is duplicate
+    assert thehive.already_exists(code, b"<html>") is None
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"THEHIVE_URL": "https://thehive.example.invalid"}, "THEHIVE_API_KEY is not"),
+        (
+            {"THEHIVE_URL": "http://thehive.example.invalid", "THEHIVE_API_KEY": "{key}"},
+            "plain http to thehive.example.invalid",
+        ),
+        (
+            {"THEHIVE_URL": "https://thehive.example.invalid/?k={key}", "THEHIVE_API_KEY": "{key}"},
+            "without a query",
+        ),
+        ({"THEHIVE_URL": "thehive:{key}", "THEHIVE_API_KEY": "{key}"}, "THEHIVE_URL must be"),
+        (
+            {"THEHIVE_URL": "https://thehive.example.invalid", "THEHIVE_API_KEY": " {key}"},
+            "THEHIVE_API_KEY must be printable ASCII",
+        ),
+    ],
+)
+def test_unusable_thehive_settings_fail_in_one_line(
+    tmp_path: Path, api_key: str, env: dict[str, str], says: str
+) -> None:
+    values = {name: value.format(key=api_key) for name, value in env.items()}
+    result = run_notify(tmp_path, hidden=(api_key,), **values)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("notify: error: ") and says in line
+
+
+def test_offline_skips_a_remote_thehive(tmp_path: Path, api_key: str) -> None:
+    result = run_notify(
+        tmp_path,
+        hidden=(api_key,),
+        THEHIVE_URL="https://thehive.example.invalid",
+        THEHIVE_API_KEY=api_key,
+        PIPELINE_OFFLINE="1",
+    )
+    assert result.returncode == 0
+    assert result.stdout == (
+        "notify: TheHive alert skipped: PIPELINE_OFFLINE=1 forbids reaching "
+        "thehive.example.invalid\n"
+    )
+
+
+def test_a_hung_thehive_delays_nothing_past_the_bound(
+    tmp_path: Path, serve: Callable[[Judge], Server], api_key: str, token: str
+) -> None:
+    webhook = serve(shuffle_judge("X-Token", token))
+    hung = serve(lambda *_: Answer(201, hang=True))
+    bound = ["--budget", "3", "--read-timeout", "1", "--connect-timeout", "1"]
+    started = time.monotonic()
+    result = run_notify(
+        tmp_path,
+        *bound,
+        hidden=(api_key, token),
+        SHUFFLE_WEBHOOK_URL=webhook.base,
+        SHUFFLE_WEBHOOK_TOKEN_HEADER="X-Token",
+        SHUFFLE_WEBHOOK_TOKEN=token,
+        THEHIVE_URL=hung.base,
+        THEHIVE_API_KEY=api_key,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0
+    assert "notification delivered to 127.0.0.1 (HTTP 200)" in result.stdout
+    assert "TheHive alert NOT delivered to 127.0.0.1: no answer in time" in result.stderr
+    # Served side by side: the two together take what one may, budget plus grace.
+    assert elapsed < 3 + 3 + 5, elapsed
+    assert len({seen.json["sourceRef"] for seen in hung.seen}) == 1
+
+
+def test_thehive_alone_is_a_receiver(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pipeline starts notify only when this says there is somewhere to post.
+    monkeypatch.delenv("SHUFFLE_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("THEHIVE_URL", "https://thehive.example.invalid")
+    assert notify.configured()
+    monkeypatch.setenv("THEHIVE_URL", " ")
+    assert not notify.configured()

@@ -1,9 +1,12 @@
 """The edge of `nox -s notify`: configuration, one-line messages, exit codes.
 
+Receivers: the webhook (SHUFFLE_WEBHOOK_URL), TheHive (THEHIVE_URL), or both,
+served at once within one time bound.
+
 Exit 0: delivered, skipped (no receiver, or PIPELINE_OFFLINE=1 for a remote
 host), or not delivered (an unreachable SOC must not turn a green build red).
 Exit 1: a notify variable is set but unusable (a URL that is not http(s), an
-unknown scheme, a token without its header...),
+unknown scheme, a token without its header, TheHive without its API key...),
 and then nothing is sent; or the run's outcome could not be read (a broken
 reports/pipeline.json, PIPELINE_STATUS or PIPELINE_GATE_RESULTS), in which case
 the SOC is still told, with status "unknown" or what the environment said,
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from tools import notify
 from tools.network import OFFLINE_ENV, offline_requested
-from tools.notify import inputs, payload, schemes, target
+from tools.notify import inputs, payload, schemes, target, thehive
 from tools.notify.delivery import MAX_TOTAL_S, Delivery, Policy, Result, deliver_all
 
 EXIT_OK, EXIT_BAD_CONFIG = 0, 1
@@ -76,6 +79,7 @@ class Receivers:
 
     webhook: target.Target | None = None
     auth: schemes.Auth = field(default_factory=schemes.Auth)
+    hive: thehive.Config | None = None
 
 
 def configure(env: Mapping[str, str]) -> Receivers:
@@ -86,18 +90,21 @@ def configure(env: Mapping[str, str]) -> Receivers:
     if env.get(notify.URL_ENV, "").strip():
         webhook = target.parse(env[notify.URL_ENV])
         auth = schemes.from_environment(env)
-    return Receivers(webhook, auth)
+    return Receivers(webhook, auth, thehive.from_environment(env))
 
 
 def reachable_now(receivers: Receivers) -> Receivers:
     """``receivers`` less those PIPELINE_OFFLINE=1 forbids, each skip said."""
     if not offline_requested():
         return receivers
-    webhook = receivers.webhook
+    webhook, hive = receivers.webhook, receivers.hive
     if webhook and not webhook.loopback:
         say(f"notification skipped: {OFFLINE_ENV}=1 forbids reaching {webhook.host}")
         webhook = None
-    return Receivers(webhook, receivers.auth)
+    if hive and not hive.target.loopback:
+        say(f"TheHive alert skipped: {OFFLINE_ENV}=1 forbids reaching {hive.target.host}")
+        hive = None
+    return Receivers(webhook, receivers.auth, hive)
 
 
 def webhook_delivery(
@@ -114,6 +121,23 @@ def webhook_delivery(
         event_id,
         auth=lambda: schemes.headers(auth, body, event_id),
         hidden=auth.hidden,
+    )
+
+
+def hive_delivery(hive: thehive.Config, document: payload.Payload) -> Delivery:
+    say(
+        f"sending run status {document.status} (severity {document.severity_label}) "
+        f"to TheHive at {hive.target.host} as an alert, sourceRef {document.dedupe_key}"
+    )
+    return Delivery(
+        hive.target,
+        thehive.body(document),
+        document.event_id,
+        auth=lambda: thehive.headers(hive),
+        label=f"TheHive at {hive.target.host}",
+        already_delivered=thehive.already_exists,
+        refused_hint=thehive.REFUSED_HINT,
+        hidden=(hive.api_key,),
     )
 
 
@@ -146,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         host = receivers.webhook.host
         warn(f"plain http to {host}: the payload travels unencrypted, use https")
     receivers = reachable_now(receivers)
-    if not receivers.webhook:
+    if not receivers.webhook and not receivers.hive:
         return EXIT_OK
 
     outcome, problems = inputs.read_outcome(args.record)
@@ -160,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         deliveries.append(
             ("notification", webhook_delivery(receivers.webhook, receivers.auth, document))
         )
+    if receivers.hive:
+        deliveries.append(("TheHive alert", hive_delivery(receivers.hive, document)))
     results = deliver_all([delivery for _, delivery in deliveries], policy=policy, log=say)
     for (what, delivery), result in zip(deliveries, results, strict=True):
         report(what, delivery.target.host, result)
