@@ -518,6 +518,9 @@ def test_the_schemes_sent_are_chosen_by_configuration(
         SHUFFLE_WEBHOOK_SCHEMES=chosen,
     )
     assert result.returncode == 0, result.stderr
+    assert ("UNSIGNED (SHUFFLE_WEBHOOK_SCHEMES has no signature)" in result.stdout) == (
+        chosen == "token"
+    )
     [seen] = server.seen
     assert AUTH_HEADERS & set(seen.headers) == expected
     assert (seen.headers.get("x-token") == token) == ("token" in chosen or chosen == "ALL")
@@ -553,6 +556,7 @@ def test_legacy_keeps_the_first_releases_receivers_working(
     [
         ({"SHUFFLE_WEBHOOK_SCHEMES": "hmac"}, "SHUFFLE_WEBHOOK_SCHEMES: 'hmac' is not one of"),
         ({"SHUFFLE_WEBHOOK_SCHEMES": "github,legacy"}, "github and legacy cannot both be sent"),
+        ({"SHUFFLE_WEBHOOK_SCHEMES": "all legacy"}, "all stands alone"),
         ({"SHUFFLE_WEBHOOK_SCHEMES": "token"}, "asks for token, but SHUFFLE_WEBHOOK_TOKEN"),
         ({"SHUFFLE_WEBHOOK_TOKEN": "{token}"}, "SHUFFLE_WEBHOOK_TOKEN is set but"),
         ({"SHUFFLE_WEBHOOK_TOKEN_HEADER": "X-T"}, "SHUFFLE_WEBHOOK_TOKEN_HEADER is set but"),

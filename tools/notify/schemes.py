@@ -74,15 +74,17 @@ class Auth:
 
     def describe(self) -> str:
         """How the delivery is authenticated, for the log: names, never values."""
-        if not self.schemes:
-            return f"UNSIGNED ({SECRET_ENV} is not set)"
         shown = [f"token header {self.token_header}" if s == TOKEN else s for s in self.schemes]
-        prefix = "signed" if self.signed else f"UNSIGNED ({SECRET_ENV} is not set), with"
-        return f"{prefix} {', '.join(shown)}"
+        if self.signed:
+            return f"signed {', '.join(shown)}"
+        why = f"{SECRET_ENV} is not set" if not self.secret else f"{SCHEMES_ENV} has no signature"
+        return f"UNSIGNED ({why})" + (f", with {', '.join(shown)}" if shown else "")
 
 
 def _chosen(raw: str, secret: str | None, token: str | None) -> tuple[str, ...]:
     names = [name for name in re.split(r"[\s,]+", raw.strip().lower()) if name]
+    if ALL in names and len(names) > 1:
+        raise BadConfig(f"{SCHEMES_ENV}: {ALL} stands alone, or name the schemes instead")
     if not names or names == [ALL]:
         return tuple(
             scheme
