@@ -445,7 +445,10 @@ def test_a_static_token_header_is_what_shuffle_checks(
         SHUFFLE_WEBHOOK_TOKEN=other,
     )
     assert result.returncode == 0
-    assert "NOT delivered to 127.0.0.1: HTTP 401, not retried" in result.stderr
+    assert result.stderr == (
+        "notify: warning: notification NOT delivered to 127.0.0.1: HTTP 401, not retried: "
+        "check the URL's token, the secret and SHUFFLE_WEBHOOK_TOKEN\n"
+    )
 
 
 # --- every scheme at once, and choosing them ----------------------------------------

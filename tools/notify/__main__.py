@@ -115,11 +115,15 @@ def webhook_delivery(
         f"sending run status {document.status} (severity {document.severity_label}) "
         f"to {webhook.host}, {auth.describe()}, event {event_id}"
     )
+    checked = ["the URL's token", "the secret"]
+    if schemes.TOKEN in auth.schemes:
+        checked.append(schemes.TOKEN_ENV)
     return Delivery(
         webhook,
         body,
         event_id,
         auth=lambda: schemes.headers(auth, body, event_id),
+        refused_hint=f"check {', '.join(checked[:-1])} and {checked[-1]}",
         hidden=auth.hidden,
     )
 
