@@ -22,8 +22,8 @@ PIPELINE_TESTS = "tests/pipeline/"
 ADVISORIES = ROOT / "tests/pipeline/fixtures/advisories"
 AUTHOR = ("-c", "user.name=Pipeline", "-c", "user.email=pipeline@example.invalid")
 # What steers the pipeline from outside: CI's identity, the pipeline's own
-# variables, the webhook, nox's options, proxies. A copy (or a test) states its own.
-STEERING = ("GITHUB_", "PIPELINE_", "SHUFFLE_", "NOX", "SEMGREP_URL")
+# variables, the SOC's endpoints, nox's options, proxies. A copy (or a test) states its own.
+STEERING = ("GITHUB_", "PIPELINE_", "SHUFFLE_", "THEHIVE_", "NOX", "SEMGREP_URL")
 PROXIES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 

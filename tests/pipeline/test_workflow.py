@@ -442,8 +442,14 @@ def test_secrets_reach_only_the_notify_step(workflow: Doc) -> None:
     notify_steps = steps(workflow["jobs"][NOTIFY])
     index = next(i for i, step in enumerate(notify_steps) if "nox -s notify" in step.get("run", ""))
     allowed = {
-        f".jobs.{NOTIFY}.steps[{index}].env.SHUFFLE_WEBHOOK_URL",
-        f".jobs.{NOTIFY}.steps[{index}].env.SHUFFLE_WEBHOOK_SECRET",
+        f".jobs.{NOTIFY}.steps[{index}].env.{name}"
+        for name in (
+            "SHUFFLE_WEBHOOK_URL",
+            "SHUFFLE_WEBHOOK_SECRET",
+            "SHUFFLE_WEBHOOK_TOKEN",
+            "THEHIVE_URL",
+            "THEHIVE_API_KEY",
+        )
     }
     used = {
         path

@@ -1,11 +1,16 @@
 """The edge of `nox -s notify`: configuration, one-line messages, exit codes.
 
-Exit 0: delivered, skipped (no URL, or PIPELINE_OFFLINE=1 for a remote host),
-or not delivered (an unreachable SOC must not turn a green build red).
-Exit 1: SHUFFLE_WEBHOOK_URL is set but not an http(s) URL; or the run's outcome
-could not be read (a broken reports/pipeline.json, PIPELINE_STATUS or
-PIPELINE_GATE_RESULTS), in which case the SOC is still told, with status
-"unknown" or what the environment said, before notify fails.
+Receivers: the webhook (SHUFFLE_WEBHOOK_URL), TheHive (THEHIVE_URL), or both,
+served at once within one time bound.
+
+Exit 0: delivered, skipped (no receiver, or PIPELINE_OFFLINE=1 for a remote
+host), or not delivered (an unreachable SOC must not turn a green build red).
+Exit 1: a notify variable is set but unusable (a URL that is not http(s), an
+unknown scheme, a token without its header, TheHive without its API key...),
+and then nothing is sent; or the run's outcome could not be read (a broken
+reports/pipeline.json, PIPELINE_STATUS or PIPELINE_GATE_RESULTS), in which case
+the SOC is still told, with status "unknown" or what the environment said,
+before notify fails.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import notify
 from tools.network import OFFLINE_ENV, offline_requested
-from tools.notify import inputs, payload, target
-from tools.notify.delivery import MAX_TOTAL_S, Policy, deliver_within
+from tools.notify import inputs, payload, schemes, target, thehive
+from tools.notify.delivery import MAX_TOTAL_S, Delivery, Policy, Result, deliver_all
 
 EXIT_OK, EXIT_BAD_CONFIG = 0, 1
 
@@ -67,6 +73,85 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
+@dataclass(frozen=True)
+class Receivers:
+    """Where the outcome goes, as configured; None where nothing is set."""
+
+    webhook: target.Target | None = None
+    auth: schemes.Auth = field(default_factory=schemes.Auth)
+    hive: thehive.Config | None = None
+
+
+def configure(env: Mapping[str, str]) -> Receivers:
+    """Every receiver's configuration, checked before anything is sent;
+    BadConfig names the first variable that is set but unusable."""
+    webhook = None
+    auth = schemes.Auth()
+    if env.get(notify.URL_ENV, "").strip():
+        webhook = target.parse(env[notify.URL_ENV])
+        auth = schemes.from_environment(env)
+    return Receivers(webhook, auth, thehive.from_environment(env))
+
+
+def reachable_now(receivers: Receivers) -> Receivers:
+    """``receivers`` less those PIPELINE_OFFLINE=1 forbids, each skip said."""
+    if not offline_requested():
+        return receivers
+    webhook, hive = receivers.webhook, receivers.hive
+    if webhook and not webhook.loopback:
+        say(f"notification skipped: {OFFLINE_ENV}=1 forbids reaching {webhook.host}")
+        webhook = None
+    if hive and not hive.target.loopback:
+        say(f"TheHive alert skipped: {OFFLINE_ENV}=1 forbids reaching {hive.target.host}")
+        hive = None
+    return Receivers(webhook, receivers.auth, hive)
+
+
+def webhook_delivery(
+    webhook: target.Target, auth: schemes.Auth, document: payload.Payload
+) -> Delivery:
+    body, event_id = document.body(), document.event_id
+    say(
+        f"sending run status {document.status} (severity {document.severity_label}) "
+        f"to {webhook.host}, {auth.describe()}, event {event_id}"
+    )
+    checked = ["the URL's token", "the secret"]
+    if schemes.TOKEN in auth.schemes:
+        checked.append(schemes.TOKEN_ENV)
+    return Delivery(
+        webhook,
+        body,
+        event_id,
+        auth=lambda: schemes.headers(auth, body, event_id),
+        refused_hint=f"check {', '.join(checked[:-1])} and {checked[-1]}",
+        hidden=auth.hidden,
+    )
+
+
+def hive_delivery(hive: thehive.Config, document: payload.Payload) -> Delivery:
+    say(
+        f"sending run status {document.status} (severity {document.severity_label}) "
+        f"to TheHive at {hive.target.host} as an alert, sourceRef {document.dedupe_key}"
+    )
+    return Delivery(
+        hive.target,
+        thehive.body(document),
+        document.event_id,
+        auth=lambda: thehive.headers(hive),
+        label=f"TheHive at {hive.target.host}",
+        already_delivered=thehive.already_exists,
+        refused_hint=thehive.REFUSED_HINT,
+        hidden=(hive.api_key,),
+    )
+
+
+def report(what: str, host: str, result: Result) -> None:
+    if result.delivered:
+        say(f"{what} delivered to {host} ({result.reason}) after {result.attempts} attempt(s)")
+    else:
+        warn(f"{what} NOT delivered to {host}: {result.reason}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     policy = Policy(
@@ -81,14 +166,15 @@ def main(argv: list[str] | None = None) -> int:
         say(notify.NOT_CONFIGURED)
         return EXIT_OK
     try:
-        webhook = target.parse(os.environ[notify.URL_ENV])
-    except target.BadURL as bad:
+        receivers = configure(os.environ)
+    except target.BadConfig as bad:
         error(str(bad))
         return EXIT_BAD_CONFIG
-    if webhook.plaintext_remote:
-        warn(f"plain http to {webhook.host}: the payload travels unencrypted, use https")
-    if offline_requested() and not webhook.loopback:
-        say(f"notification skipped: {OFFLINE_ENV}=1 forbids reaching {webhook.host}")
+    if receivers.webhook and receivers.webhook.plaintext_remote:
+        host = receivers.webhook.host
+        warn(f"plain http to {host}: the payload travels unencrypted, use https")
+    receivers = reachable_now(receivers)
+    if not receivers.webhook and not receivers.hive:
         return EXIT_OK
 
     outcome, problems = inputs.read_outcome(args.record)
@@ -97,19 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     document = payload.build(
         outcome, inputs.run_context(), problems[0].source if problems else None
     )
-    secret = os.environ.get(target.SECRET_ENV) or None
-    signed = "signed" if secret else f"UNSIGNED ({target.SECRET_ENV} is not set)"
-    say(
-        f"sending run status {document.status} (severity {document.severity_label}) "
-        f"to {webhook.host}, {signed}, event {document.event_id}"
-    )
-    result = deliver_within(
-        webhook, document.body(), event_id=document.event_id, secret=secret, policy=policy, log=say
-    )
-    if result.delivered:
-        say(f"delivered to {webhook.host} ({result.reason}) after {result.attempts} attempt(s)")
-    else:
-        warn(f"notification NOT delivered to {webhook.host}: {result.reason}")
+    deliveries: list[tuple[str, Delivery]] = []
+    if receivers.webhook:
+        deliveries.append(
+            ("notification", webhook_delivery(receivers.webhook, receivers.auth, document))
+        )
+    if receivers.hive:
+        deliveries.append(("TheHive alert", hive_delivery(receivers.hive, document)))
+    results = deliver_all([delivery for _, delivery in deliveries], policy=policy, log=say)
+    for (what, delivery), result in zip(deliveries, results, strict=True):
+        report(what, delivery.target.host, result)
     return EXIT_BAD_CONFIG if problems else EXIT_OK
 
 

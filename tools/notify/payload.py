@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from tools import gates
 from tools.clock import utc_now
@@ -61,12 +61,13 @@ class Payload:
     source: str
     input_error: str | None
     duration_s: float | None
-    gates: list[dict[str, object]]
+    gates: list[GateRecord]  # sent as gate_entry() projects them: never a finding's text
     gates_omitted: int
 
     def body(self) -> bytes:
         """The exact bytes sent and signed: compact, key order fixed."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+        document = {**vars(self), "gates": [gate_entry(gate) for gate in self.gates]}
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
@@ -79,15 +80,22 @@ def rule_id(value: str) -> str:
     return RULE_ID_UNSAFE.sub("_", value)[:MAX_ID_CHARS]
 
 
+def blocking_rules(gate: GateRecord) -> tuple[list[str], int]:
+    """The ids of the rules that blocked the gate, made safe and capped, and how
+    many more there were."""
+    rules = sorted({rule_id(finding.rule) for finding in gate.blocking if finding.rule})
+    return rules[:MAX_RULES_PER_GATE], max(0, len(rules) - MAX_RULES_PER_GATE)
+
+
 def gate_entry(gate: GateRecord) -> dict[str, object]:
     """A gate as the SOC sees it: its status, its counts, the rules that blocked."""
-    rules = sorted({rule_id(finding.rule) for finding in gate.blocking if finding.rule})
+    rules, omitted = blocking_rules(gate)
     return {
         "gate": gate.gate[:MAX_ID_CHARS],
         "status": str(gate.status),
         "findings": {level: min(count, MAX_COUNT) for level, count in gate.findings.items()},
-        "blocking_rules": rules[:MAX_RULES_PER_GATE],
-        "blocking_rules_omitted": max(0, len(rules) - MAX_RULES_PER_GATE),
+        "blocking_rules": rules,
+        "blocking_rules_omitted": omitted,
     }
 
 
@@ -141,6 +149,6 @@ def build(outcome: Outcome, context: RunContext, input_error: str | None = None)
         duration_s=round(min(outcome.duration_s, 1e7), 3)
         if outcome.duration_s is not None
         else None,
-        gates=[gate_entry(gate) for gate in outcome.gates[:MAX_GATES]],
+        gates=outcome.gates[:MAX_GATES],
         gates_omitted=max(0, len(outcome.gates) - MAX_GATES),
     )

@@ -1,4 +1,5 @@
-"""SHUFFLE_WEBHOOK_URL, checked and named by its host only.
+"""The receivers' URLs (SHUFFLE_WEBHOOK_URL, THEHIVE_URL), checked and named by
+their host only.
 
 The URL of a webhook trigger usually embeds its token (in the path or the
 query), so nothing here ever repeats the value: messages name the host.
@@ -12,13 +13,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tools import network
+from tools.errors import NotifyError
 from tools.notify import URL_ENV
 
-SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not its value)
+
+class BadConfig(NotifyError):
+    """A notify variable is set but unusable: one line naming the variable,
+    never its value."""
 
 
-class BadURL(Exception):
-    """SHUFFLE_WEBHOOK_URL is set but unusable; the message never contains it."""
+class BadURL(BadConfig):
+    """A receiver's URL is set but unusable; the message never contains it."""
 
 
 @dataclass(frozen=True)
@@ -46,24 +52,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse(raw: str) -> Target:
+def parse(raw: str, variable: str = URL_ENV) -> Target:
     value = raw.strip()
-    problem = f"{URL_ENV} must be an http:// or https:// URL with a host (value not shown)"
+    problem = f"{variable} must be an http:// or https:// URL with a host (value not shown)"
     if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
         raise BadURL(f"{problem}: it contains spaces or control characters")
     try:
-        parts = urlsplit(value)
-        port = parts.port  # raises ValueError on a bad port
-        host = parts.hostname or ""
         httpx.URL(value)
-    except (ValueError, httpx.InvalidURL):
+    except httpx.InvalidURL:
         raise BadURL(f"{problem}: it does not parse") from None
-    scheme = parts.scheme.lower()
-    if scheme not in {"http", "https"}:
-        raise BadURL(f"{problem}: the scheme is not http or https")
-    if not host or port == 0:
-        raise BadURL(f"{problem}: it has no host or port")
-    return Target(url=value, host=host, scheme=scheme)
+    try:
+        where = network.address(value)
+    except ValueError as error:
+        raise BadURL(f"{problem}: it {error}") from None
+    return Target(url=value, host=where.host, scheme=where.scheme)
 
 
 def redact(text: str, target: Target) -> str:
