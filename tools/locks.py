@@ -1,13 +1,14 @@
-"""Hash locks generated from the pins in pyproject.toml.
+"""Hash locks of the pipeline's own tools, generated from pyproject.toml.
 
-Each dependency group (one per gate) becomes ``locks/<group>.txt`` and the
-service's runtime dependencies become ``requirements.txt``: fully resolved,
-every artifact hash-pinned, for ``pip install --require-hashes``. All pins are
-resolved together first and every lock is held to that one resolution, so a
-package has the same version in every lock: the test gate tests the service
-with exactly what requirements.txt ships, and pip-audit audits one set of pins.
-Each lock's first line records a digest of the pins it was generated from, so
-a drifted lock is found offline, without resolving anything.
+Each of the pipeline's dependency groups (``pipeline-<name>``, one per gate and
+one each for nox and notify) becomes ``locks/<name>.txt``: fully resolved, every
+artifact hash-pinned, for ``pip install --require-hashes``. The project's own
+groups, its dependencies and its requirements files are the project's: they are
+never touched here. All the pipeline's pins are resolved together first and
+every lock is held to that one resolution, so a package has the same version in
+every lock and pip-audit audits one set of pins. Each lock's first line records
+a digest of the pins it was generated from, so a drifted lock is found offline,
+without resolving anything.
 
     python -m tools.locks           # regenerate every lock (needs the index)
     python -m tools.locks --check   # fail if a lock no longer matches its pins
@@ -24,15 +25,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from nox.project import dependency_groups
 from nox.virtualenv import find_uv
 
 from tools.deps import pins
+from tools.deps.forms import PIPELINE_GROUP_PREFIX, dependency_groups
 from tools.errors import LockError, PinError
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "locks"
-RUNTIME_LOCK = ROOT / "requirements.txt"
 DIGEST_PREFIX = "# pins-sha256: "
 # The locks resolve for the Python the pipeline runs on, the one CI sets up.
 PYTHON_VERSION = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
@@ -64,12 +64,26 @@ class Lock:
 
 
 def all_locks(pyproject_path: Path = ROOT / "pyproject.toml") -> list[Lock]:
-    pyproject = tomllib.loads(pyproject_path.read_text(encoding="utf-8"))
+    """A lock per pipeline group of ``pyproject_path``; whatever else it holds
+    (no [project], no dependencies, groups of its own) is left alone."""
+    try:
+        pyproject = tomllib.loads(pyproject_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise LockError(f"cannot read {pyproject_path}: {error}") from None
+    declared = pyproject.get("dependency-groups") or {}
+    if not isinstance(declared, dict):
+        raise LockError(f"{pyproject_path}: [dependency-groups] is not a table")
+    try:
+        expanded = dependency_groups(declared, str(pyproject_path))
+    except PinError as error:
+        raise LockError(str(error)) from None
     groups = {
-        LOCK_DIR / f"{name}.txt": (name, dependency_groups(pyproject, name))
-        for name in pyproject["dependency-groups"]
+        LOCK_DIR / f"{name.removeprefix(PIPELINE_GROUP_PREFIX)}.txt": (name, tuple(items))
+        for name, items in expanded.items()
+        if name.startswith(PIPELINE_GROUP_PREFIX)
     }
-    groups[RUNTIME_LOCK] = ("runtime", tuple(pyproject["project"]["dependencies"]))
+    if not groups:
+        raise LockError(f"{pyproject_path} has no {PIPELINE_GROUP_PREFIX}* dependency group")
     everything = tuple(sorted({pin for _, group in groups.values() for pin in group}))
     return [Lock(name, path, group, everything) for path, (name, group) in groups.items()]
 
@@ -137,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only verify the locks")
     parser.add_argument("--uv", default=find_uv()[1], help="the uv executable used to resolve")
     args = parser.parse_args(argv)
-    locks = all_locks()
+    try:
+        locks = all_locks()
+    except LockError as error:
+        print(f"lock: error: {error}", file=sys.stderr)
+        return 1
     if args.check:
         drifted = stale(locks)
         for lock in drifted:

@@ -80,6 +80,37 @@ def first_location(result: dict) -> tuple[str, int | None]:
     return uri, physical.get("region", {}).get("startLine")
 
 
+def empty(tool: str) -> dict:
+    """A log of one run of ``tool`` that found nothing."""
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [{"tool": {"driver": {"name": tool, "rules": []}}, "results": []}],
+    }
+
+
+def merge(logs: list[dict], *, tool: str) -> dict:
+    """Several runs of one tool (over different files, with different
+    configurations) as one run: one category for code scanning, rules once each."""
+    merged = empty(tool)
+    run = merged["runs"][0]
+    for log in logs:
+        for part in log["runs"]:
+            driver = part.get("tool", {}).get("driver", {})
+            run["tool"]["driver"].setdefault("version", driver.get("version"))
+            run["tool"]["driver"].setdefault("informationUri", driver.get("informationUri"))
+            known = {rule["id"] for rule in _rules(run)}
+            for rule in _rules(part):
+                if rule["id"] not in known:
+                    run["tool"]["driver"]["rules"].append(rule)
+            run["results"] += part.get("results") or []
+    # ruleIndex points into each part's own rule list: drop it, ruleId names the rule.
+    for result in run["results"]:
+        result.pop("ruleIndex", None)
+        result.get("rule", {}).pop("index", None)
+    return merged
+
+
 def write(log: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")

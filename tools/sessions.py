@@ -10,6 +10,7 @@ noxfile, not a gate the pipeline quietly never runs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import nox
 
@@ -17,6 +18,7 @@ from tools import gates
 from tools.venvs import install_lock
 
 Session = Callable[[nox.Session], None]
+Installer = Callable[[nox.Session, Path], None]
 
 
 def gate(func: Session) -> Session:
@@ -26,9 +28,10 @@ def gate(func: Session) -> Session:
     )(func)
 
 
-def run_gate(session: nox.Session) -> None:
+def run_gate(session: nox.Session, install: Installer = install_lock) -> None:
+    """Install the gate's lock (or what ``install`` builds from it) and run the gate."""
     spec = gates.get(session.name)
-    install_lock(session, spec.group)
+    install(session, spec.lock)
     session.run("python", "-m", spec.module, *session.posargs)
 
 

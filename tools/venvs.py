@@ -23,8 +23,8 @@ UV_SYNC = ("pip", "sync", "--quiet", "--require-hashes", "--compile-bytecode")
 PIP_INSTALL = ("--quiet", "--require-hashes", "--no-deps", "-r")
 
 
-def install_lock(session: nox.Session, group: str) -> None:
-    lock = LOCK_DIR / f"{group}.txt"
+def install_lock(session: nox.Session, lock: Path) -> None:
+    lock = LOCK_DIR / lock.name
     uses_uv = session.venv_backend == "uv"
     # The stamp covers how the venv was installed as well as from which lock.
     recipe = repr(UV_SYNC if uses_uv else PIP_INSTALL).encode()

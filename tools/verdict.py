@@ -82,6 +82,7 @@ class GateRecord:
     reports: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reason: str | None = None  # why it did not pass; None when it passed
+    coverage: dict[str, Any] | None = None  # a scanning gate's ledger (tools.ledger)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +96,7 @@ class GateRecord:
             "reports": list(self.reports),
             "notes": list(self.notes),
             "reason": self.reason,
+            "coverage": self.coverage,
         }
 
     def dumps(self) -> str:
@@ -122,6 +124,7 @@ class GateRecord:
             reports=_strings(item, "reports"),
             notes=_strings(item, "notes"),
             reason=_optional_string(item, "reason"),
+            coverage=_optional_object(item, "coverage"),
         )
 
     @classmethod
@@ -236,6 +239,13 @@ def _optional_number(item: dict[str, Any], key: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
         raise RecordError(f"has a {key} that is not a number of seconds")
     return float(value)
+
+
+def _optional_object(item: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise RecordError(f"has a {key} that is not an object")
+    return value
 
 
 def _list(item: dict[str, Any], key: str) -> list[Any]:

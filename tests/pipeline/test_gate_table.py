@@ -71,7 +71,8 @@ def test_every_gate_declares_what_the_rest_of_the_pipeline_reads() -> None:
     assert table, "no gate module found under tools/gates/"
     for name, gate in table.items():
         assert gate.module == f"tools.gates.{name}"
-        assert gate.lock == Path("locks") / f"{gate.group}.txt"
+        assert gate.group == f"pipeline-{name}"
+        assert gate.lock == Path("locks") / f"{name}.txt"
         assert (ROOT / gate.lock).is_file(), gate.lock
         assert all(required in table for required in gate.requires)
         assert gate.timeout_s == settings.Settings().timeout(gate)

@@ -11,6 +11,7 @@ from helpers import ROOT
 
 from tools import locks
 from tools.deps import pins
+from tools.errors import LockError
 
 
 def test_every_lock_matches_its_pins() -> None:
@@ -28,7 +29,7 @@ def test_a_bumped_pin_makes_every_lock_stale(tmp_path: Path) -> None:
 
 
 def test_every_package_has_one_version_in_every_lock() -> None:
-    """The test venv runs the service on exactly what requirements.txt ships."""
+    """One resolution: pip-audit audits one set of the pipeline's pins."""
     every = locks.all_locks()
     assert locks.disagreements(every) == {}
     assert len({pin.name for lock in every for pin in pins.read(lock.path)}) > 50
@@ -65,3 +66,45 @@ def test_another_python_makes_every_lock_stale(monkeypatch: pytest.MonkeyPatch) 
     assert locks.stale(every) == []
     monkeypatch.setattr(locks, "PYTHON_VERSION", "3.99")
     assert locks.stale(every) == every
+
+
+@pytest.mark.parametrize(
+    "project",
+    [
+        "",  # no [project] at all
+        '[project]\nname = "x"\nversion = "1"\n',  # no dependencies
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["flask>=2"]\n',
+    ],
+)
+def test_only_the_pipelines_groups_are_locked(tmp_path: Path, project: str) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        project
+        + "[dependency-groups]\n"
+        + 'test = ["pytest>=8"]\n'  # a group of the project's own, named like a gate
+        + 'lint = ["flake8"]\n'
+        + 'pipeline-lint = ["ruff==0.17.6"]\n'
+        + 'pipeline-test = ["pytest==9.2.0", {include-group = "pipeline-lint"}]\n',
+        encoding="utf-8",
+    )
+    found = {lock.name: lock for lock in locks.all_locks(pyproject)}
+    assert set(found) == {"pipeline-lint", "pipeline-test"}
+    assert found["pipeline-test"].path == locks.LOCK_DIR / "test.txt"
+    assert found["pipeline-test"].pins == ("pytest==9.2.0", "ruff==0.17.6")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[project\n", "cannot read"),
+        ('[dependency-groups]\ntest = ["pytest"]\n', r"has no pipeline-\* dependency group"),
+        ("dependency-groups = 3\n", "is not a table"),
+    ],
+)
+def test_a_pyproject_without_pipeline_groups_is_one_line(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text, encoding="utf-8")
+    with pytest.raises(LockError, match=said):
+        locks.all_locks(pyproject)

@@ -257,10 +257,18 @@ def warning_only(tmp_path_factory: pytest.TempPathFactory, closed_port: int) -> 
         tmp_path_factory.mktemp("warning"),
         {"src/taskapi/__main__.py": main.replace('default="127.0.0.1"', 'default="0.0.0.0"')},
     )
-    # Bytes no parser makes sense of: Semgrep scans around them and says so.
-    (project / "src/taskapi/garbled.py").write_bytes(b"\xff\xfe\x00garbled = 1\n")
+    # Bytes no parser makes sense of: Semgrep scans around them and says so; the
+    # project accepts that, with a reason, so only the warning stands.
+    (project / "src/taskapi/garbled.py").write_bytes(GARBLED)
+    (project / "pyproject.toml").write_text(ACCEPT_GARBLED, encoding="utf-8")
     # No PIPELINE_OFFLINE: the probe finds the registry unreachable.
     return run_sast(project, SEMGREP_URL=f"https://127.0.0.1:{closed_port}")
+
+
+GARBLED = b"\xff\xfe\x00garbled = 1\n"
+ACCEPT_GARBLED = (
+    '[tool.pipeline.sast]\naccept = { "src/taskapi/garbled.py" = "test bytes, not code" }\n'
+)
 
 
 def test_warning_only_finding_is_reported_not_blocking(warning_only: GateRun) -> None:
@@ -285,10 +293,24 @@ def test_unreachable_registry_goes_offline_loudly(warning_only: GateRun, closed_
     assert any(note in line for line in warning_only.record["notes"])
 
 
-def test_partly_parsed_file_is_noted_not_fatal(warning_only: GateRun) -> None:
-    (note,) = [n for n in warning_only.record["notes"] if "non-fatal problem" in n]
-    assert note.startswith("semgrep reported 1 non-fatal problem(s) (PartialParsing)")
+def test_an_accepted_partly_parsed_file_is_listed_with_its_reason(warning_only: GateRun) -> None:
+    (note,) = [n for n in warning_only.record["notes"] if n.startswith("not analysed:")]
+    assert note == (
+        "not analysed: src/taskapi/garbled.py: Semgrep could parse only part of it "
+        "(accepted: test bytes, not code)"
+    )
     assert "garbled = 1" not in json.dumps(warning_only.record)
+    assert "garbled = 1" not in json.dumps(warning_only.report("sast.json"))
+
+
+def test_a_partly_parsed_file_fails_the_gate_unless_accepted(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / "src/taskapi/garbled.py").write_bytes(GARBLED)
+    run = run_sast(project, PIPELINE_OFFLINE="1")
+    assert run.code == 1, run.stderr
+    assert [(b["rule"], b["path"]) for b in run.record["blocking"]] == [
+        ("not-analysed", "src/taskapi/garbled.py")
+    ]
 
 
 def test_unreachable_registry_in_github_actions_is_a_gate_error(

@@ -110,9 +110,9 @@ def pip_audit_argv(requirements: Path, output: Path, cache: Path, service: Servi
         "on",
         "--aliases",
         "on",
-        # The locks are complete and hash-pinned: read the pins as given, with no
+        # Every pin is exact and the set is complete: read them as given, with no
         # resolution by pip (which would download and install every artifact).
-        "--require-hashes",
+        "--no-deps",
         "--disable-pip",
         "--progress-spinner",
         "off",

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
+from tools.deps.declared import DIRECT_URL, INDEX_OPTION
 from tools.deps.pins import Pin
 from tools.sarif import SARIF_SCHEMA, SARIF_VERSION
+from tools.verdict import Finding
 
 FINGERPRINT_NAME = "depsAdvisory/v1"
 INFORMATION_URI = "https://github.com/pypa/pip-audit"
@@ -144,7 +146,39 @@ def _rule(advisory: str, found: list[Vulnerability]) -> dict:
     }
 
 
-def to_sarif(found: Iterable[Vulnerability], *, tool_version: str, service: str) -> dict:
+# What reading the manifests finds, beside advisories: each its own rule.
+PROBLEM_RULES = {
+    INDEX_OPTION: "A requirements file names a package index or link: an index the file "
+    "names can shadow a package (dependency confusion). Configure indexes on the runner.",
+    DIRECT_URL: "A dependency comes from a URL or a path outside the repository: no advisory "
+    "can be matched against it. Depend on a released version.",
+}
+
+
+def _problem_result(problem: Finding, index: int) -> dict:
+    return {
+        "ruleId": problem.rule,
+        "ruleIndex": index,
+        "level": "error",
+        "message": {"text": problem.message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": problem.path},
+                    "region": {"startLine": problem.line or 1},
+                }
+            }
+        ],
+    }
+
+
+def to_sarif(
+    found: Iterable[Vulnerability],
+    *,
+    tool_version: str,
+    service: str,
+    problems: Iterable[Finding] = (),
+) -> dict:
     ordered = sorted(found, key=lambda v: (v.manifest, v.line, v.id))
     advisories = sorted({v.id for v in ordered})
     index = {advisory: number for number, advisory in enumerate(advisories)}
@@ -173,6 +207,20 @@ def to_sarif(found: Iterable[Vulnerability], *, tool_version: str, service: str)
         for v in ordered
     ]
     rules = [_rule(advisory, [v for v in ordered if v.id == advisory]) for advisory in advisories]
+    for rule, text in PROBLEM_RULES.items():
+        matching = [problem for problem in problems if problem.rule == rule]
+        if matching:
+            rules.append(
+                {
+                    "id": rule,
+                    "name": rule,
+                    "shortDescription": {"text": text.split(":")[0]},
+                    "fullDescription": {"text": text},
+                    "defaultConfiguration": {"level": "error"},
+                    "properties": {"tags": ["security", "dependency", "supply-chain"]},
+                }
+            )
+            results += [_problem_result(problem, len(rules) - 1) for problem in matching]
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,

@@ -26,6 +26,7 @@ from tools.errors import PipelineError
 
 GATE_TAG = "gate"
 LOCKS = Path("locks")
+GROUP_PREFIX = "pipeline-"
 
 
 class Severity(IntEnum):
@@ -66,6 +67,9 @@ class Gate:
     reports: tuple[Path, ...]
     # The gate's tool run by hand, venv ready: what the benchmark compares against.
     bare: Callable[[Bare], list[Command]] = field(repr=False, compare=False)
+    # Reads the gate's own [tool.pipeline.<name>] table ({} when absent) into its
+    # settings record; None for a gate that has no settings of its own.
+    settings: Callable[[object], object] | None = field(default=None, repr=False, compare=False)
 
     @property
     def module(self) -> str:
@@ -73,16 +77,22 @@ class Gate:
 
     @property
     def group(self) -> str:
-        """Its dependency group in pyproject.toml, hash-locked by `nox -s lock`."""
-        return self.name
+        """Its dependency group in pyproject.toml, named so that no group of a
+        project's own clashes with it; `nox -s lock` locks it."""
+        return GROUP_PREFIX + self.name
 
     @property
     def lock(self) -> Path:
-        return LOCKS / f"{self.group}.txt"
+        return lock_of(self.group)
 
     @property
     def sarif_reports(self) -> tuple[Path, ...]:
         return tuple(report for report in self.reports if report.suffix == ".sarif")
+
+
+def lock_of(group: str) -> Path:
+    """Where `nox -s lock` writes a pipeline group's hash lock."""
+    return LOCKS / f"{group.removeprefix(GROUP_PREFIX)}.txt"
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from tools import settings
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.gates import Gate
+from tools.ledger import Ledger
 from tools.reports import RECORDS, REPORTS, record_path
 from tools.text import first_line
 from tools.verdict import Finding, GateRecord, Status, counts
@@ -44,10 +45,29 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ledger: Ledger | None = None  # what the gate covered, for a scanning gate
 
     @property
     def blocking(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.blocking]
+
+    def account(self) -> None:
+        """Turn the ledger into notes and, for each skip no setting accepts, a
+        blocking finding: what the tool did not analyse fails the gate."""
+        if self.ledger is None:
+            return
+        self.notes = [self.ledger.line(), *self.ledger.details(), *self.notes]
+        self.findings += [
+            Finding(
+                rule="not-analysed",
+                level="error",
+                path=skip.path,
+                line=None,
+                message=f"{skip.why}: accept it with a reason in [tool.pipeline], or fix it",
+                blocking=True,
+            )
+            for skip in self.ledger.refused
+        ]
 
 
 def remove_reports(gate: Gate) -> None:
@@ -81,6 +101,7 @@ def main(
         # An unfinished run's report would read as "no findings" (a SARIF uploaded to
         # code scanning would close every open alert): no report beats a wrong one.
         remove_reports(gate)
+    outcome.account()
     blocking = outcome.blocking
     if reason is None and blocking:
         rules = sorted({finding.rule for finding in blocking})
@@ -103,6 +124,7 @@ def main(
         reports=outcome.reports,
         notes=outcome.notes,
         reason=reason,
+        coverage=outcome.ledger.to_json() if outcome.ledger else None,
     )
     RECORDS.mkdir(parents=True, exist_ok=True)
     record_path(gate.name).write_text(record.dumps() + "\n", encoding="utf-8")

@@ -1,9 +1,16 @@
-"""The `deps` gate: pip-audit, strict, on the service's lock (requirements.txt)
-and on the gates' own tool locks (locks/*.txt), because the pipeline's toolchain
-is part of the supply chain. Any known advisory fails the gate.
+"""The `deps` gate: pip-audit, strict, on every dependency the repository
+declares, in every form a Python project declares them (requirements files
+anywhere, pyproject.toml, setup.cfg, setup.py, Pipfile, and the locks uv.lock,
+poetry.lock, pylock.toml and Pipfile.lock), and on the pipeline's own tool locks
+(locks/*.txt), because the pipeline's toolchain is part of the supply chain. Any
+known advisory fails the gate; so does an index option or a direct URL in a
+manifest, and a repository that declares dependencies of which none could be
+audited.
 
-The advisory source (a local OSV mirror, a shared one, or OSV's API) is chosen
-by ``tools.deps.audit``; see the README, ### deps.
+Exact pins are audited as given (from a lock when there is one); ranges that
+no lock pins are resolved with uv into what an install would get today. The
+advisory source (a local OSV mirror, a shared one, or OSV's API) is chosen by
+``tools.deps.audit``; see the README, ### deps.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from tools import sarif
+from tools import network, sarif, settings
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -21,25 +29,17 @@ from tools.reports import REPORTS
 
 JSON_REPORT = REPORTS / "deps.json"
 SARIF_REPORT = REPORTS / "deps.sarif"
-RUNTIME_LOCK = Path("requirements.txt")
-TOOL_LOCKS = Path("locks")
-
-
-def default_manifests() -> list[Path]:
-    found = [RUNTIME_LOCK] if RUNTIME_LOCK.is_file() else []
-    found += sorted(TOOL_LOCKS.glob("*.txt"))
-    if not found:
-        raise GateError(f"nothing to audit: no {RUNTIME_LOCK} and no {TOOL_LOCKS}/*.txt here")
-    return found
 
 
 def bare(bench: Bare) -> list[Command]:
-    """pip-audit alone against the benchmark's mirror, on every distinct pin of the
-    manifests the gate audits, split as the gate splits them."""
+    """pip-audit alone against the benchmark's mirror, on every distinct pin the
+    gate audits (found offline, untimed), split as the gate splits them."""
     # packaging is not in every venv that reads the gate table: imported when used.
-    from tools.deps import pins  # noqa: PLC0415 -- see above
+    from tools.deps import discovery, pins, plan  # noqa: PLC0415 -- see above
 
-    every = [pin for path in default_manifests() for pin in pins.read(bench.project / path)]
+    found = discovery.discover(bench.project)
+    audits = plan.plan(found.manifests, python="3.11", offline=True, timeout_s=GATE.timeout_s)
+    every = [pin for audit in audits for pin in audit.pins]
     commands = []
     for index, part in enumerate(pins.partitions(every)):
         path = bench.scratch / f"pins-{index}.txt"
@@ -48,7 +48,7 @@ def bare(bench: Bare) -> list[Command]:
             [
                 bench.bin("pip-audit"),
                 "--strict",
-                "--require-hashes",
+                "--no-deps",
                 "--disable-pip",
                 "--progress-spinner",
                 "off",
@@ -63,6 +63,22 @@ def bare(bench: Bare) -> list[Command]:
     return commands
 
 
+@dataclass(frozen=True)
+class DepsSettings:
+    """``[tool.pipeline.deps]``: ``manifests`` audits only the files listed (any
+    form), instead of every manifest the repository holds."""
+
+    manifests: tuple[str, ...] | None = None
+
+
+def read_settings(value: object) -> DepsSettings:
+    return DepsSettings(
+        **settings.table(
+            value, "deps", {"manifests": lambda v: settings.strings(v, "deps.manifests")}
+        )
+    )
+
+
 GATE = Gate(
     name="deps",
     requires=("lint",),
@@ -71,45 +87,72 @@ GATE = Gate(
     severity=Severity.MEDIUM,
     reports=(JSON_REPORT, SARIF_REPORT),
     bare=bare,
+    settings=read_settings,
 )
 
 
 def run(context: Context) -> Outcome:
     # pip-audit's side needs packaging and PyYAML, which only the deps venv holds.
-    from tools.deps import audit, pins, report  # noqa: PLC0415 -- see above
+    from tools.deps import audit, discovery, plan, report  # noqa: PLC0415 -- see above
 
-    args = context.args
-    manifests = [Path(m) for m in args.manifest] if args.manifest else default_manifests()
-    # SARIF locations are relative to the checkout, as GitHub resolves them.
-    locked = [pins.read(m, sarif.relative_uri(str(m.resolve()), Path.cwd())) for m in manifests]
-    for manifest, found in zip(manifests, locked, strict=True):
-        if not found:  # an emptied lock must not pass as a clean one
-            raise GateError(f"{manifest} pins nothing: regenerate it with `nox -s lock`")
+    root = Path.cwd()
+    explicit = context.args.manifest or settings.load().of(GATE).manifests
+    found = discovery.discover(root, list(explicit) if explicit else None)
+    python = plan.project_python(root, f"{sys.version_info.major}.{sys.version_info.minor}")
+    audits = plan.plan(
+        found.manifests,
+        python=python,
+        offline=network.offline_requested(),
+        timeout_s=context.timeout_s,
+    )
+    ours = plan.project_audits(audits)
+    declared = sum(len(a.manifest.declared) for a in ours)
+    audited_pins = [pin for audit in ours for pin in audit.pins]
+    if declared and not audited_pins:
+        raise GateError(
+            "the repository declares dependencies but none of them could be audited: "
+            "see the manifests listed in reports/deps.json"
+        )
+    every = [audit.pins for audit in audits if audit.pins]
+    if not every:
+        raise GateError("nothing to audit: no manifest and no pipeline lock here")
     with audit.vulnerability_service() as service:
-        audits, found = audit.audit_all(locked, service, context.timeout_s)
+        audits_json, vulnerable = audit.audit_all(every, service, context.timeout_s)
     version = audit.pip_audit_version()
+    problems = [problem for a in audits for problem in a.manifest.problems]
+    log = report.to_sarif(
+        vulnerable, tool_version=version, service=service.label, problems=problems
+    )
+    sarif.write(log, SARIF_REPORT)
+    notes = plan.coverage_notes(audits, found, service.label)
     JSON_REPORT.write_text(
         json.dumps(
             {
                 "tool": "pip-audit",
                 "version": version,
                 "service": service.label,
+                "resolved_for_python": python,
                 "manifests": [
-                    {"path": m.as_posix(), "pins": len(p)}
-                    for m, p in zip(manifests, locked, strict=True)
+                    {
+                        "path": a.manifest.path,
+                        "form": a.manifest.form,
+                        "owner": a.manifest.owner,
+                        "declared": len(a.manifest.declared),
+                        "audited": len({(p.name, p.version) for p in a.pins}),
+                        "how": a.describe(),
+                    }
+                    for a in audits
                 ],
-                "pip_audit": audits,
-                "vulnerabilities": [vars(v) for v in found],
+                "skipped": [{"path": path, "why": why} for path, why in found.skipped],
+                "local": [{"where": where, "path": path} for where, path in found.local],
+                "pip_audit": audits_json,
+                "vulnerabilities": [vars(v) for v in vulnerable],
             },
             indent=2,
         )
         + "\n",
         encoding="utf-8",
     )
-    log = report.to_sarif(found, tool_version=version, service=service.label)
-    sarif.write(log, SARIF_REPORT)
-    count = sum(len(p) for p in locked)
-    notes = [f"{count} pins in {len(manifests)} manifest(s) audited against {service.label}"]
     return Outcome(
         findings=sarif.findings(log, blocking=lambda _level: True),
         reports=[str(JSON_REPORT), str(SARIF_REPORT)],
@@ -124,8 +167,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATH",
-        help="a hash-locked requirements file to audit (repeatable); "
-        "default: requirements.txt and locks/*.txt",
+        help="a manifest to audit instead of those discovered, in any form (repeatable); "
+        "default: [tool.pipeline.deps] manifests, else every one the repository holds",
     )
     return options
 

@@ -1,8 +1,21 @@
 """The `sast` gate: Semgrep. First the rule tests of .semgrep/rules.yml, then one scan
-of the project (what .semgrepignore leaves) with the registry packs and our own rules.
-ERROR findings block; WARNING findings are reported only. Without the registry
+of the project's tracked files with the registry packs and our own rules. ERROR
+findings block; WARNING findings are reported only. Without the registry
 (PIPELINE_OFFLINE=1, or semgrep.dev not answering) only our own rules run, and the
-gate says so; in GitHub Actions an unreachable registry is a gate error instead."""
+gate says so; in GitHub Actions an unreachable registry is a gate error instead.
+
+The gate hands Semgrep its targets explicitly (``tools.targets``): every tracked
+Python file (and, when the registry packs run, every tracked file of a language
+they read), never filtered by ``.gitignore``, minus what its policy excludes (the
+rule fixtures, ``.semgrepignore``'s patterns, ``[tool.pipeline.sast] exclude``),
+and reads back what Semgrep analysed: a file it did not (too large, a timeout, a
+parse error, a name it cannot read, a link out of the repository) fails the gate
+unless ``[tool.pipeline.sast] accept`` gives a reason.
+
+    [tool.pipeline.sast]
+    exclude = { "vendor/" = "third-party code, audited upstream" }
+    accept = { "src/generated.py" = "generated parser tables, no logic" }
+"""
 
 from __future__ import annotations
 
@@ -11,14 +24,16 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tools import network, sarif, settings
+from tools import network, sarif, settings, targets
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
+from tools.gates.lint import paths_with_reasons
+from tools.ledger import Ledger, Skip
 from tools.reports import REPORTS
 from tools.text import first_line, last_line
 from tools.toolrun import run_tool, venv_state
@@ -39,6 +54,52 @@ QUIET_FLAGS = ("--metrics=off", "--disable-version-check")
 RULE_TESTS_PASSED = venv_state(".semgrep-rule-tests-passed")
 # Without a login Semgrep fills fingerprints and matched lines with this placeholder.
 LOGIN_PLACEHOLDER = "requires login"
+SEMGREPIGNORE = Path(".semgrepignore")
+DEFAULT_EXCLUDE = {
+    ".semgrep/tests/": "Semgrep's rule fixtures: vulnerable on purpose, checked by the rule tests"
+}
+# Semgrep's own default skips files over 1 MB unannounced. Raised to what a scan
+# handles within the gate's time (a generated 10 MB module took about 40 s here);
+# a larger file is a skip that fails the gate unless accepted.
+MAX_TARGET_BYTES = 20_000_000
+# Per file and rule, a timeout is a skip (the file was not fully analysed).
+RULE_TIMEOUT_S = 30
+# Under the kernel's limit on a command line (2 MiB here), with room for the rest.
+MAX_ARGV_CHARS = 1_000_000
+PYTHON = (".py", ".pyi")
+# What the registry packs read besides Python: handed over only when they run.
+PACK_LANGUAGES = (
+    ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".java", ".kt", ".rb", ".php",
+    ".c", ".h", ".cc", ".cpp", ".cs", ".rs", ".scala", ".swift", ".sh", ".bash", ".tf",
+    ".yaml", ".yml", ".json", ".html", ".xml", ".dockerfile", ".sol", ".lua", ".ex", ".exs",
+)  # fmt: skip
+# Semgrep's error types that mean a file was not (fully) analysed.
+NOT_ANALYSED = {
+    "Timeout": "Semgrep ran out of time on it",
+    "OutOfMemory": "Semgrep ran out of memory on it",
+    "PartialParsing": "Semgrep could parse only part of it",
+    "Syntax error": "Semgrep could not parse it",
+    "Lexical error": "Semgrep could not read it",
+    "Other syntax error": "Semgrep could not parse it",
+}
+
+
+@dataclass(frozen=True)
+class SastSettings:
+    exclude: dict[str, str] = field(default_factory=dict)
+    accept: dict[str, str] = field(default_factory=dict)
+
+
+def read_settings(value: object) -> SastSettings:
+    read = settings.table(
+        value,
+        "sast",
+        {
+            "exclude": lambda v: paths_with_reasons(v, "sast.exclude"),
+            "accept": lambda v: paths_with_reasons(v, "sast.accept"),
+        },
+    )
+    return SastSettings(**read)
 
 
 def bare(bench: Bare) -> list[Command]:
@@ -63,6 +124,7 @@ GATE = Gate(
     severity=Severity.HIGH,
     reports=(SARIF_REPORT, JSON_REPORT),
     bare=bare,
+    settings=read_settings,
 )
 
 
@@ -74,7 +136,7 @@ class Plan:
 
 def semgrep(argv: list[str], *, timeout: float, what: str) -> tuple[int, str, str]:
     result = run_tool(
-        ["semgrep", *argv, *QUIET_FLAGS],
+        ["semgrep", argv[0], *QUIET_FLAGS, *argv[1:]],
         timeout=timeout,
         what=what,
         env={**os.environ, **QUIET_ENV},
@@ -190,23 +252,95 @@ def describe_failure(check_id: str, check: dict) -> str:
     return f"{check_id} ({', '.join(parts) or 'failed'})"
 
 
-def scan(configs: list[str], timeout_s: float) -> None:
-    code, _stdout, stderr = semgrep(
-        [
-            "scan",
-            *(f"--config={config}" for config in configs),
-            f"--sarif-output={SARIF_REPORT}",
-            f"--json-output={JSON_REPORT}",
-            ".",
-        ],
-        timeout=timeout_s,
-        what="semgrep",
+def semgrepignore(path: Path = SEMGREPIGNORE) -> dict[str, str]:
+    """``.semgrepignore``'s patterns, as exclusions of the gate's policy. Its
+    ``:include`` lines are not followed: the targets are git's tracked files,
+    which no ignore file (``.gitignore`` least of all) may take away."""
+    if not path.is_file():
+        return {}
+    patterns = {}
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        pattern = raw.strip()
+        if pattern and not pattern.startswith(("#", ":", "!")):
+            patterns[pattern] = f"excluded by {path}"
+    return patterns
+
+
+def choose_targets(with_packs: bool) -> targets.Selection:
+    own: SastSettings = settings.load().of(GATE)
+    kinds = PYTHON + (PACK_LANGUAGES if with_packs else ())
+    return targets.select(
+        ROOT,
+        kind=lambda path: Path(path).suffix in kinds or Path(path).name == "Dockerfile",
+        exclusions={**DEFAULT_EXCLUDE, **semgrepignore(), **own.exclude},
+        accepted=own.accept,
+        max_bytes=MAX_TARGET_BYTES,
     )
-    # Without --error, findings exit 0: any other code means the scan did not complete
-    # (2 fatal, 4 bad pattern, 5 bad YAML, 7 config not found or invalid).
-    if code != 0:
-        reason = first_error(JSON_REPORT) or last_line(stderr)
-        raise GateError(f"semgrep failed (exit {code}): {reason}")
+
+
+def batches(files: list[str]) -> list[list[str]]:
+    """The targets in as few command lines as the kernel allows."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in files:
+        if groups[-1] and size + len(name) + 1 > MAX_ARGV_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += len(name) + 1
+    return groups
+
+
+def scan(configs: list[str], files: list[str], timeout_s: float) -> None:
+    """One Semgrep run per batch of targets, their reports merged into one of each."""
+    logs, reports = [], []
+    for index, batch in enumerate(batches(files)):
+        sarif_out, json_out = REPORTS / f".sast-{index}.sarif", REPORTS / f".sast-{index}.json"
+        try:
+            code, _stdout, stderr = semgrep(
+                [
+                    "scan",
+                    *(f"--config={config}" for config in configs),
+                    f"--sarif-output={sarif_out}",
+                    f"--json-output={json_out}",
+                    f"--max-target-bytes={MAX_TARGET_BYTES}",
+                    f"--timeout={RULE_TIMEOUT_S}",
+                    "--no-git-ignore",
+                    "--",
+                    *batch,
+                ],
+                timeout=timeout_s,
+                what="semgrep",
+            )
+            # Without --error, findings exit 0: any other code means the scan did not
+            # complete (2 fatal, 4 bad pattern, 5 bad YAML, 7 config not found or invalid).
+            if code != 0:
+                reason = first_error(json_out) or last_line(stderr)
+                raise GateError(f"semgrep failed (exit {code}): {reason}")
+            logs.append(sarif.load(sarif_out, tool="semgrep"))
+            reports.append(read_json(json_out))
+        finally:
+            sarif_out.unlink(missing_ok=True)
+            json_out.unlink(missing_ok=True)
+    sarif.write(sarif.merge(logs, tool="semgrep") if len(logs) > 1 else logs[0], SARIF_REPORT)
+    merged = {
+        "results": [result for report in reports for result in report["results"]],
+        "errors": [error for report in reports for error in report.get("errors") or []],
+        "paths": {"scanned": [path for report in reports for path in report["paths"]["scanned"]]},
+        "version": reports[0].get("version"),
+    }
+    JSON_REPORT.write_text(json.dumps(merged) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        report["results"], report["paths"]["scanned"]
+    except FileNotFoundError:
+        raise GateError(f"semgrep wrote no JSON report at {path}") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise GateError(f"semgrep's JSON report {path} is unreadable: {error}") from None
+    return report
 
 
 def first_error(path: Path) -> str | None:
@@ -220,7 +354,7 @@ def first_error(path: Path) -> str | None:
     return None
 
 
-def tidy_sarif(notes: list[str]) -> dict:
+def tidy_sarif(notes: list[str], ledger: Ledger) -> dict:
     """Relative paths for GitHub; no matched text (p/default has secret detectors); no
     placeholder fingerprint, which would make every alert look like the same one."""
     log = sarif.drop_snippets(sarif.relativize(sarif.load(SARIF_REPORT, tool="semgrep"), ROOT))
@@ -233,48 +367,64 @@ def tidy_sarif(notes: list[str]) -> dict:
                 result.pop("fingerprints", None)
         invocations = run.setdefault("invocations", [{"executionSuccessful": True}])
         invocations[0].setdefault("toolExecutionNotifications", []).extend(
-            {
-                "level": "warning" if note.startswith(OFFLINE_NOTE) else "note",
-                "message": {"text": note},
-            }
-            for note in notes
+            [
+                *(
+                    {
+                        "level": "warning" if note.startswith(OFFLINE_NOTE) else "note",
+                        "message": {"text": note},
+                    }
+                    for note in notes
+                ),
+                *ledger.notifications(),
+            ]
         )
     sarif.write(log, SARIF_REPORT)
     return log
 
 
-def tidy_json(notes: list[str]) -> dict:
-    try:
-        report = json.loads(JSON_REPORT.read_text(encoding="utf-8"))
-        results = report["results"]
-        scanned = report["paths"]["scanned"]
-    except FileNotFoundError:
-        raise GateError(f"semgrep wrote no JSON report at {JSON_REPORT}") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise GateError(f"semgrep's JSON report {JSON_REPORT} is unreadable: {error}") from None
+def tidy_json(notes: list[str], chosen: targets.Selection) -> dict:
+    """The merged JSON report, without matched code, and the ledger completed
+    from what Semgrep says it analysed."""
+    report = read_json(JSON_REPORT)
     problems = [e for e in report.get("errors") or [] if isinstance(e, dict)]
-    if errors := [e for e in problems if e.get("level") == "error"]:
+    if errors := [e for e in problems if e.get("level") == "error" and not e.get("path")]:
         raise GateError(f"semgrep reported an error: {first_line(str(errors[0].get('message')))}")
-    if problems:
-        # Timeouts and partly parsed files: the rest of the scan stands. Only the kinds
-        # go into the note, as Semgrep's messages may quote the code.
-        kinds = sorted({problem_kind(problem) for problem in problems})
-        notes.append(
-            f"semgrep reported {len(problems)} non-fatal problem(s) ({', '.join(kinds)}): "
-            f"some code may be unscanned, see {JSON_REPORT}"
-        )
-    if not scanned:
-        raise GateError("semgrep scanned no files: check .semgrepignore and the checkout")
-    fixtures = RULE_TESTS.parent.as_posix() + "/"
-    if any(str(path).startswith(fixtures) for path in scanned):
-        raise GateError(
-            f"the scan included the rule fixtures: restore {fixtures} in .semgrepignore"
-        )
-    for result in results:
+    account(chosen, set(report["paths"]["scanned"]), problems)
+    for result in report["results"]:
         result.get("extra", {}).pop("lines", None)
+    for problem in problems:  # Semgrep's messages may quote the code
+        problem.pop("message", None)
+        problem.pop("spans", None)
     report["notes"] = notes
+    report["coverage"] = chosen.ledger.to_json()
     JSON_REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def account(chosen: targets.Selection, scanned: set[str], problems: list[dict]) -> None:
+    """What Semgrep analysed, against what it was handed: a Python file it did not
+    list, or one it reported an error on, is a skip; a file of another language
+    that no configured rule reads is excluded, with that reason."""
+    ledger: Ledger = chosen.ledger
+    accepted = settings.load().of(GATE).accept
+    troubled = {}
+    for problem in problems:
+        if path := problem.get("path"):
+            troubled.setdefault(
+                path, NOT_ANALYSED.get(problem_kind(problem), "Semgrep failed on it")
+            )
+    analysed = 0
+    for path in chosen.targets:
+        why = troubled.get(path) or (None if path in scanned else "Semgrep did not analyse it")
+        if why is None:
+            analysed += 1
+        elif Path(path).suffix in PYTHON or path in troubled:
+            ledger.skipped.append(Skip(path, why, targets.matching(path, accepted)))
+        else:
+            ledger.excluded.append(Skip(path, "no rule of the configured packs reads its language"))
+    ledger.scanned = analysed
+    if not analysed and chosen.targets:
+        raise GateError("semgrep analysed none of the files it was given: see reports/sast.json")
 
 
 def problem_kind(problem: dict) -> str:
@@ -300,9 +450,15 @@ def run(context: Context) -> Outcome:
         + (" (rules, tests and Semgrep unchanged since they last passed here)" if cached else "")
     )
     notes.append(f"configs: {', '.join(chosen.configs)}")
-    scan(chosen.configs, context.timeout_s)
-    report = tidy_json(notes)
-    log = tidy_sarif(notes)
+    selection = choose_targets(with_packs=len(chosen.configs) > 1)
+    if not selection.targets:
+        raise GateError(
+            "semgrep scanned no files: the repository tracks no Python file outside the "
+            "gate's exclusions (.semgrepignore, [tool.pipeline.sast] exclude)"
+        )
+    scan(chosen.configs, selection.targets, context.timeout_s)
+    report = tidy_json(notes, selection)
+    log = tidy_sarif(notes, selection.ledger)
     active, suppressed = split_suppressed(log)
     # Registry rules put the matched code into their messages ($X): the records
     # carry each rule's own description instead.
@@ -316,7 +472,12 @@ def run(context: Context) -> Outcome:
         )
     if suppressed:
         notes.append(f"{suppressed} finding(s) suppressed in the code by `nosemgrep` comments")
-    return Outcome(findings=findings, reports=[str(SARIF_REPORT), str(JSON_REPORT)], notes=notes)
+    return Outcome(
+        findings=findings,
+        reports=[str(SARIF_REPORT), str(JSON_REPORT)],
+        notes=notes,
+        ledger=selection.ledger,
+    )
 
 
 def split_suppressed(log: dict) -> tuple[dict, int]:

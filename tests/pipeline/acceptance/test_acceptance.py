@@ -234,13 +234,12 @@ def leak_then_delete(repo: Path) -> None:
 
 
 def pin_vulnerable_flask(repo: Path) -> None:
-    manifest = repo / "requirements.txt"
-    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.startswith("flask=="))
-    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
-    # The hash is never fetched: the pins are audited as given, not installed.
-    lines[start:end] = [f"flask==2.2.4 \\\n    --hash=sha256:{'0' * 64}\n"]
-    manifest.write_text("".join(lines), encoding="utf-8")
+    lock = repo / "uv.lock"
+    text = lock.read_text(encoding="utf-8")
+    entry = '\nname = "flask"\nversion = "3.1.3"\n'
+    assert entry in text
+    # A lock moved back to a vulnerable release: audited as given, never installed.
+    lock.write_text(text.replace(entry, '\nname = "flask"\nversion = "2.2.4"\n'), "utf-8")
     commit_all(repo, "Pin flask 2.2.4")
 
 

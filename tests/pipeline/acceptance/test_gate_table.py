@@ -92,8 +92,8 @@ def add_the_gate(project: Path) -> None:
     # The group needs nothing beyond nox's own pins: its lock is theirs, under its name.
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
-    nox_pins = tomllib.loads(text)["dependency-groups"]["nox"]
-    group = "licenses = [" + ", ".join(json.dumps(pin) for pin in nox_pins) + "]\n"
+    nox_pins = tomllib.loads(text)["dependency-groups"]["pipeline-nox"]
+    group = "pipeline-licenses = [" + ", ".join(json.dumps(pin) for pin in nox_pins) + "]\n"
     text = text.replace("[dependency-groups]\n", "[dependency-groups]\n" + group, 1)
     # A setting of its own, to show that [tool.pipeline.timeouts] takes the new key.
     assert "[tool.pipeline.timeouts]\n" in text
@@ -103,7 +103,7 @@ def add_the_gate(project: Path) -> None:
     pyproject.write_text(text, encoding="utf-8")
     lock = (project / "locks/nox.txt").read_text(encoding="utf-8")
     (project / "locks/licenses.txt").write_text(
-        lock.replace("the 'nox' pins", "the 'licenses' pins"), encoding="utf-8"
+        lock.replace("the 'pipeline-nox' pins", "the 'pipeline-licenses' pins"), encoding="utf-8"
     )
     add_the_job(project / ".github/workflows/pipeline.yml")
 
