@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from tools import reports
 from tools.errors import SarifError
+from tools.text import mask_secrets
 from tools.verdict import Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -111,9 +113,25 @@ def merge(logs: list[dict], *, tool: str) -> dict:
     return merged
 
 
+def mask_messages(log: dict) -> dict:
+    """Every result's and notification's text with secret-shaped values masked:
+    a tool's message may quote the code it matched (ruff's F601 quotes a dict key)."""
+    for run in log["runs"]:
+        for result in run.get("results") or []:
+            message = result.get("message")
+            if isinstance(message, dict) and isinstance(message.get("text"), str):
+                message["text"] = mask_secrets(message["text"])
+        for invocation in run.get("invocations") or []:
+            for note in invocation.get("toolExecutionNotifications") or []:
+                message = note.get("message")
+                if isinstance(message, dict) and isinstance(message.get("text"), str):
+                    message["text"] = mask_secrets(message["text"])
+    return log
+
+
 def write(log: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+    """Write a SARIF report: never through a link, never with a secret in a message."""
+    reports.write_text(path, json.dumps(mask_messages(log), indent=2) + "\n")
 
 
 def rule_levels(run: dict) -> dict[str, str]:

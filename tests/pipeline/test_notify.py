@@ -53,6 +53,7 @@ PAYLOAD_FIELDS = {
     "duration_s",
     "gates",
     "gates_omitted",
+    "not_run",
 }
 
 
@@ -639,7 +640,8 @@ def test_bad_gate_results_are_one_line(
 # --- the payload and its parts ------------------------------------------------------
 
 
-def test_payload_size_is_bounded(tmp_path: Path) -> None:
+def test_payload_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no git here: the record's commit is not checked against HEAD
     wide = "\U0001f512" * 300  # four UTF-8 bytes each: the worst case per character
     gates = [
         {
@@ -677,7 +679,9 @@ def test_severity_follows_the_gates_that_failed() -> None:
         return [GateRecord(gate=name, status=Status(status)) for name, status in statuses.items()]
 
     assert payload.severity("passed", gates(lint="passed", test="passed")) == 1
-    assert payload.severity("failed", gates(lint="failed", test="skipped")) == 1
+    # What the skipped gates would have found is unknown: not a low-severity all-clear.
+    assert payload.severity("failed", gates(lint="failed", test="skipped")) == 2
+    assert payload.severity("failed", gates(lint="failed", test="passed")) == 1
     assert payload.severity("failed", gates(deps="failed", lint="failed")) == 2
     assert payload.severity("failed", gates(deps="failed", sast="failed")) == 3
     assert payload.severity("failed", gates(custom="failed")) == 2

@@ -64,7 +64,9 @@ def gate(session, name):
                 if time.monotonic() > deadline:
                     session.error(f"{name} never ran alongside {together}")
                 time.sleep(0.05)
-        findings = [Finding("R1", "error", "src/app.py", 3, "bad", True)] if failing else []
+        message = os.environ.get("FINDING_MESSAGE", "bad")
+        path = os.environ.get("FINDING_PATH", "src/app.py")
+        findings = [Finding("R1", "error", path, 3, message, True)] if failing else []
         return Outcome(findings=findings + [Finding("W1", "warning", "a.py", 1, "meh", False)],
                        reports=[report])
     spec = Gate(name, (), 60, Severity.LOW, (Path(report),), lambda _bench: [])
@@ -144,7 +146,7 @@ def test_clean_run_passes_with_scans_in_parallel_between_lint_and_test(project: 
     assert max(end for _, end in scans) <= interval(by_gate["last"])[0]
     assert (project / "notified.txt").read_text() == "passed"
     summary = (project / "reports/summary.md").read_text(encoding="utf-8")
-    assert "| scan_a | passed |" in summary
+    assert "| scan\\_a | passed |" in summary
     assert "pipeline passed" in result.stdout
 
 
@@ -160,7 +162,7 @@ def test_failing_lint_skips_everything_else_and_still_notifies(project: Path) ->
     assert {by_gate[name]["reason"] for name in SCANS} == {"needs first"}
     assert (project / "notified.txt").read_text() == "failed"
     assert "first failed: 1 blocking finding(s): R1" in result.stdout
-    assert "- `R1` src/app.py:3: bad" in (project / "reports/summary.md").read_text()
+    assert "- R1 src/app\\.py:3: bad" in (project / "reports/summary.md").read_text()
 
 
 def test_failing_scan_skips_test_but_other_scans_finish(project: Path) -> None:
@@ -271,3 +273,123 @@ def test_without_a_webhook_notify_is_not_started(project: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notify: notification skipped: SHUFFLE_WEBHOOK_URL is not set" in result.stdout
     assert not (project / "notified.txt").exists()
+
+
+# --- outputs that cannot be forged, injected, lost or skipped ------------------------
+
+
+def git_repo(project: Path, branch: str = "main") -> None:
+    """The throwaway project as a git repository, committed on ``branch``."""
+    for args in (("init", "-q", "-b", branch), ("add", "-A")):
+        subprocess.run(["git", *args], cwd=project, check=True, env=clean_env())
+    subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "x"],
+        cwd=project,
+        check=True,
+        env=clean_env(),
+    )
+
+
+def test_a_committed_reports_folder_is_refused(project: Path) -> None:
+    (project / "reports").mkdir()
+    (project / "reports/pipeline.json").write_text('{"status": "passed"}')
+    git_repo(project)
+    result = run_pipeline(project)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("pipeline: error: reports/ is committed (reports/pipeline.json, ...)")
+    )
+    assert not (project / "notified.txt").exists()
+
+
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_a_planted_reports_link_or_file_is_replaced_not_followed(
+    project: Path, tmp_path: Path, planted: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if planted == "link":
+        (project / "reports").symlink_to(elsewhere)
+    else:
+        (project / "reports").write_text("not a folder")
+    result = run_pipeline(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "reports").is_dir() and not (project / "reports").is_symlink()
+    assert list(elsewhere.iterdir()) == []
+    assert load_record(project)["status"] == "passed"
+
+
+def test_repository_text_is_escaped_in_the_summary_and_on_the_console(project: Path) -> None:
+    git_repo(project, branch="x<img_src=x_onerror=alert(1)>##_Pipeline_passed")
+    message = "bad\r## Pipeline passed <!-- \x1b[31mred\n::error::forged"
+    result = run_pipeline(project, FAIL_GATES="first", FINDING_MESSAGE=message,
+                          FINDING_PATH="src/a|b.py")  # fmt: skip
+    assert result.returncode == 1
+    summary = (project / "reports/summary.md").read_text(encoding="utf-8")
+    assert "<img" not in summary and "<!--" not in summary
+    assert not [line for line in summary.splitlines() if line.startswith("## Pipeline passed")]
+    assert "&lt;img" in summary
+    for line in (result.stdout + result.stderr).splitlines():
+        assert not line.lstrip().startswith("::"), line
+        assert "\x1b" not in line and "\r" not in line
+
+
+def test_a_summary_that_cannot_be_written_still_notifies(project: Path) -> None:
+    result = run_pipeline(project, GITHUB_STEP_SUMMARY="/dev/full")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pipeline: warning: cannot append to GITHUB_STEP_SUMMARY" in result.stderr
+    assert (project / "notified.txt").read_text() == "passed"
+
+
+def test_sigterm_stops_every_gate_records_cancelled_and_notifies(project: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "tools.pipeline", GATES_OPTION],
+        cwd=project,
+        env=pipeline_env(HANG_GATES="scan_a"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        deadline = time.monotonic() + 60
+        while not (project / "scan_a.pid").exists():
+            assert time.monotonic() < deadline, "the hanging gate never started"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)  # CI's cancel: to the pipeline alone
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 143, output
+    assert load_record(project)["status"] == "cancelled"
+    assert (project / "notified.txt").read_text() == "cancelled"
+    pid = int((project / "scan_a.pid").read_text())
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"gate subprocess {pid} outlived the cancelled run")
+
+
+def test_a_second_pipeline_in_the_same_checkout_refuses(project: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "tools.pipeline", GATES_OPTION],
+        cwd=project,
+        env=pipeline_env(HANG_GATES="first"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    ) as first:
+        deadline = time.monotonic() + 60
+        while not (project / "first.pid").exists():
+            assert time.monotonic() < deadline, "the first pipeline never started"
+            time.sleep(0.1)
+        try:
+            second = run_pipeline(project)
+        finally:
+            os.killpg(first.pid, signal.SIGINT)
+            first.wait(timeout=60)
+    assert second.returncode == 2
+    assert "another pipeline is running in this checkout" in second.stderr

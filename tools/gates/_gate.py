@@ -12,18 +12,21 @@ a broken one. Exit codes: 0 passed, 1 blocking findings, 2 gate error.
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
-from tools import settings
+from tools import reports, settings
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.gates import Gate
 from tools.ledger import Ledger
-from tools.reports import RECORDS, REPORTS, record_path
-from tools.text import first_line
+from tools.reports import record_path
+from tools.text import console, first_line, mask_secrets
 from tools.verdict import Finding, GateRecord, Status, counts
 
 # Enough for a person to act on; the full list is in the gate's own report.
@@ -70,6 +73,28 @@ class Outcome:
         ]
 
 
+def masked(finding: Finding) -> Finding:
+    """The finding with any secret-shaped value in its text masked: a tool's
+    message may quote the code it matched (ruff's F601 quotes a dict key)."""
+    return replace(finding, message=mask_secrets(finding.message), path=mask_secrets(finding.path))
+
+
+@contextmanager
+def workflow_commands_off() -> Iterator[None]:
+    """In GitHub Actions, nothing a tool prints while the gate runs (a test's
+    output, a file's name) is taken for a workflow command (``::error::``...):
+    the runner is told to stop reading them until a token only this run knows."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        print(f"::{token}::", flush=True)
+
+
 def remove_reports(gate: Gate) -> None:
     for report in gate.reports:
         report.unlink(missing_ok=True)
@@ -83,36 +108,40 @@ def main(
 ) -> int:
     args = parser.parse_args(argv)
     started, clock = utc_now(), time.monotonic()
-    REPORTS.mkdir(exist_ok=True)
-    record_path(gate.name).unlink(missing_ok=True)
-    # A report left by an earlier run must never pass for this one's.
-    remove_reports(gate)
     reason: str | None = None
     errored = False
     try:
-        outcome = run(Context(args, timeout_s=settings.load().timeout(gate)))
+        reports.prepare(fresh=False)
+        record_path(gate.name).unlink(missing_ok=True)
+        # A report left by an earlier run must never pass for this one's.
+        remove_reports(gate)
+        with workflow_commands_off():
+            outcome = run(Context(args, timeout_s=settings.load().timeout(gate)))
+    except reports.ReportsError as error:
+        print(f"{gate.name}: error: {console(str(error))}", file=sys.stderr)
+        return EXIT_ERROR  # nowhere safe to write a record
     except PipelineError as error:
         outcome, reason, errored = Outcome(), str(error), True
     except Exception as error:  # the edge: a crash is a failed gate, never findings
         outcome, errored = Outcome(), True
         reason = f"internal error: {type(error).__name__}: {first_line(str(error))}"
     if errored:
-        print(f"{gate.name}: error: {reason}", file=sys.stderr)
+        print(f"{gate.name}: error: {console(str(reason))}", file=sys.stderr)
         # An unfinished run's report would read as "no findings" (a SARIF uploaded to
         # code scanning would close every open alert): no report beats a wrong one.
         remove_reports(gate)
     outcome.account()
+    outcome.findings = [masked(finding) for finding in outcome.findings]
     blocking = outcome.blocking
     if reason is None and blocking:
         rules = sorted({finding.rule for finding in blocking})
         reason = f"{len(blocking)} blocking finding(s): {', '.join(rules)}"
         for finding in blocking:
-            print(
-                f"{gate.name}: {finding.rule} {finding.location()} {finding.message}",
-                file=sys.stderr,
-            )
+            shown = " ".join(console(part) for part in (finding.rule, finding.location()))
+            print(f"{gate.name}: {shown} {console(finding.message)}", file=sys.stderr)
+    outcome.notes = [mask_secrets(note) for note in outcome.notes]
     for note in outcome.notes:
-        print(f"{gate.name}: {note}")
+        print(f"{gate.name}: {console(note)}")
     record = GateRecord(
         gate=gate.name,
         status=Status.FAILED if reason else Status.PASSED,
@@ -126,10 +155,9 @@ def main(
         reason=reason,
         coverage=outcome.ledger.to_json() if outcome.ledger else None,
     )
-    RECORDS.mkdir(parents=True, exist_ok=True)
-    record_path(gate.name).write_text(record.dumps() + "\n", encoding="utf-8")
+    reports.write_text(record_path(gate.name), record.dumps() + "\n")
     if reason is None:
         print(f"{gate.name}: passed ({sum(record.findings.values())} non-blocking finding(s))")
         return EXIT_PASSED
-    print(f"{gate.name}: FAILED: {reason}", file=sys.stderr)
+    print(f"{gate.name}: FAILED: {console(reason)}", file=sys.stderr)
     return EXIT_ERROR if errored else EXIT_FINDINGS

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import network, sarif, settings
+from tools import network, reports, sarif, settings, toolrun
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -95,6 +95,8 @@ def run(context: Context) -> Outcome:
     # pip-audit's side needs packaging and PyYAML, which only the deps venv holds.
     from tools.deps import audit, discovery, plan, report  # noqa: PLC0415 -- see above
 
+    for tool in ("pip-audit", "uv"):
+        toolrun.pinned(GATE.lock, tool, tool)
     root = Path.cwd()
     explicit = context.args.manifest or settings.load().of(GATE).manifests
     found = discovery.discover(root, list(explicit) if explicit else None)
@@ -125,7 +127,8 @@ def run(context: Context) -> Outcome:
     )
     sarif.write(log, SARIF_REPORT)
     notes = plan.coverage_notes(audits, found, service.label)
-    JSON_REPORT.write_text(
+    reports.write_text(
+        JSON_REPORT,
         json.dumps(
             {
                 "tool": "pip-audit",
@@ -151,7 +154,6 @@ def run(context: Context) -> Outcome:
             indent=2,
         )
         + "\n",
-        encoding="utf-8",
     )
     return Outcome(
         findings=sarif.findings(log, blocking=lambda _level: True),

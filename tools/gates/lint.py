@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools import layout, sarif, settings, targets
+from tools import layout, reports, sarif, settings, targets, toolrun
 from tools.errors import GateError, SettingsError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -367,13 +367,15 @@ def zizmor(plan_: Plan, timeout_s: float) -> list[Finding]:
     # zizmor: 0 clean, 10-14 findings by highest severity; anything else is an error.
     if result.returncode not in (0, *range(10, 15)):
         raise GateError(f"zizmor failed (exit {result.returncode}): {zizmor_error(result.stderr)}")
-    ZIZMOR_SARIF.write_text(result.stdout, encoding="utf-8")
+    reports.write_text(ZIZMOR_SARIF, result.stdout)
     log = sarif.relativize(sarif.load(ZIZMOR_SARIF, tool="zizmor"), ROOT)
     sarif.write(log, ZIZMOR_SARIF)
     return sarif.findings(log, blocking=lambda _level: True)
 
 
 def run(context: Context) -> Outcome:
+    for tool in ("ruff", "zizmor"):
+        toolrun.pinned(GATE.lock, tool, tool)
     plan_ = plan(ROOT)
     # Three small tools, each mostly start-up: side by side, the fail-fast is faster.
     with ThreadPoolExecutor(max_workers=3) as pool:

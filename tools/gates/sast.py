@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tools import network, sarif, settings, targets
+from tools import network, reports, sarif, settings, targets, toolrun
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -293,7 +293,7 @@ def batches(files: list[str]) -> list[list[str]]:
 
 def scan(configs: list[str], files: list[str], timeout_s: float) -> None:
     """One Semgrep run per batch of targets, their reports merged into one of each."""
-    logs, reports = [], []
+    logs, documents = [], []
     for index, batch in enumerate(batches(files)):
         sarif_out, json_out = REPORTS / f".sast-{index}.sarif", REPORTS / f".sast-{index}.json"
         try:
@@ -318,18 +318,18 @@ def scan(configs: list[str], files: list[str], timeout_s: float) -> None:
                 reason = first_error(json_out) or last_line(stderr)
                 raise GateError(f"semgrep failed (exit {code}): {reason}")
             logs.append(sarif.load(sarif_out, tool="semgrep"))
-            reports.append(read_json(json_out))
+            documents.append(read_json(json_out))
         finally:
             sarif_out.unlink(missing_ok=True)
             json_out.unlink(missing_ok=True)
     sarif.write(sarif.merge(logs, tool="semgrep") if len(logs) > 1 else logs[0], SARIF_REPORT)
     merged = {
-        "results": [result for report in reports for result in report["results"]],
-        "errors": [error for report in reports for error in report.get("errors") or []],
-        "paths": {"scanned": [path for report in reports for path in report["paths"]["scanned"]]},
-        "version": reports[0].get("version"),
+        "results": [result for part in documents for result in part["results"]],
+        "errors": [error for part in documents for error in part.get("errors") or []],
+        "paths": {"scanned": [path for part in documents for path in part["paths"]["scanned"]]},
+        "version": documents[0].get("version"),
     }
-    JSON_REPORT.write_text(json.dumps(merged) + "\n", encoding="utf-8")
+    reports.write_text(JSON_REPORT, json.dumps(merged) + "\n")
 
 
 def read_json(path: Path) -> dict:
@@ -397,7 +397,7 @@ def tidy_json(notes: list[str], chosen: targets.Selection) -> dict:
         problem.pop("spans", None)
     report["notes"] = notes
     report["coverage"] = chosen.ledger.to_json()
-    JSON_REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    reports.write_text(JSON_REPORT, json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -436,6 +436,7 @@ def problem_kind(problem: dict) -> str:
 
 
 def run(context: Context) -> Outcome:
+    toolrun.pinned(GATE.lock, "semgrep", "semgrep")
     chosen = plan()
     notes = []
     if chosen.offline_reason:

@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import layout, settings
+from tools import layout, settings, toolrun
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -164,6 +164,8 @@ fail_under = 0
 
 
 def run(context: Context) -> Outcome:
+    for runner in ("pytest-cov", "coverage"):
+        toolrun.pinned(GATE.lock, runner)
     root = Path.cwd()
     config = settings.load()
     own: TestSettings = config.of(GATE)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import identity
+from tools import identity, reports
 from tools.errors import NotifyError, RecordError
 from tools.reports import PIPELINE_JSON
 from tools.verdict import GATE_NAME, GateRecord, PipelineRecord, Status
@@ -95,20 +95,32 @@ def run_context() -> RunContext:
 
 def load_record(path: Path = PIPELINE_RECORD) -> Outcome | None:
     """The outcome in ``path``, None when there is no such file. A file that is
-    there but is not a pipeline record raises BadInput."""
-    if not path.exists():
+    there but cannot be trusted as this run's record raises BadInput: a link, a
+    file the repository commits (a pull request can plant one claiming a pass),
+    one too large to be a record, or one naming another commit than this one."""
+    if not path.exists() and not path.is_symlink():
         return None
+    if path.is_symlink():
+        raise BadInput(f"{path} is a link, not this run's record", str(path))
+    if identity.git("ls-files", "--", str(path)):
+        raise BadInput(f"{path} is committed in the repository, not written by this run", str(path))
     try:
-        raw = path.read_bytes()
+        raw = reports.read_bounded(path, MAX_RECORD_BYTES)
     except OSError as error:
-        raise BadInput(f"{path} is unreadable ({error.strerror})", str(path)) from None
+        raise BadInput(f"{path} is unreadable ({error.strerror or error})", str(path)) from None
     if len(raw) > MAX_RECORD_BYTES:
-        raise BadInput(f"{path} is {len(raw)} bytes, too large to be a pipeline record", str(path))
+        raise BadInput(f"{path} is too large to be a pipeline record", str(path))
     try:
         record = PipelineRecord.loads(raw)
     except RecordError as error:
         # What is wrong, never the file's content: it stays out of logs.
         raise BadInput(f"{path} {error}", str(path)) from None
+    for name, expected in (
+        ("HEAD", identity.git("rev-parse", "--verify", "-q", "HEAD")),
+        ("GITHUB_SHA", identity.env("GITHUB_SHA")),
+    ):
+        if expected and record.commit != expected:
+            raise BadInput(f"{path} names another commit than {name}: not this run's", str(path))
     return Outcome(
         status=str(record.status),
         gates=record.gates,

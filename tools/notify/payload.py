@@ -63,6 +63,7 @@ class Payload:
     duration_s: float | None
     gates: list[GateRecord]  # sent as gate_entry() projects them: never a finding's text
     gates_omitted: int
+    not_run: list[str]  # gates that never ran: their verdict is unknown, not clean
 
     def body(self) -> bytes:
         """The exact bytes sent and signed: compact, key order fixed."""
@@ -105,10 +106,19 @@ def gate_severity(name: str) -> Severity:
 
 
 def severity(status: str, gates_run: list[GateRecord]) -> Severity:
+    """The highest severity of the gates that failed; a failed run whose other
+    gates did not run is at least medium: what those gates would have found is
+    unknown, so the run is no low-severity all-clear."""
     failed = [gate_severity(g.gate) for g in gates_run if g.status == Status.FAILED]
     if failed:
-        return max(failed)
+        not_run = any(g.status in (Status.SKIPPED, Status.CANCELLED) for g in gates_run)
+        return max([*failed, UNEXPLAINED_SEVERITY] if not_run else failed)
     return UNEXPLAINED_SEVERITY if status in {"failed", "unknown"} else BASELINE_SEVERITY
+
+
+def not_run(gates_run: list[GateRecord]) -> list[str]:
+    """The gates that never ran: skipped for want of a prerequisite, or cancelled."""
+    return [g.gate for g in gates_run if g.status in (Status.SKIPPED, Status.CANCELLED)]
 
 
 def dedupe_key(repository: str | None, commit: str | None, run: str | None) -> str:
@@ -127,12 +137,16 @@ def build(outcome: Outcome, context: RunContext, input_error: str | None = None)
     run = f"{context.run_id}.{context.run_attempt or 1}" if context.run_id else outcome.started_at
     level = severity(outcome.status, outcome.gates)
     short = commit[:12] if commit else "unknown commit"
+    missing = not_run(outcome.gates)
+    # Said plainly in the title: a SOC reading "failed: lint" must not take it for
+    # a run whose scans found nothing.
+    gap = f"; not run: {', '.join(missing)}" if missing else ""
     return Payload(
         schema_version=SCHEMA_VERSION,
         event_id=str(uuid.uuid4()),
         dedupe_key=dedupe_key(repository, commit, run),
         timestamp=utc_now(),
-        title=f"Pipeline {outcome.status}: {repository or 'unknown repository'} @ {short}"[
+        title=f"Pipeline {outcome.status}: {repository or 'unknown repository'} @ {short}{gap}"[
             :MAX_TEXT_CHARS
         ],
         repository=repository,
@@ -151,4 +165,5 @@ def build(outcome: Outcome, context: RunContext, input_error: str | None = None)
         else None,
         gates=outcome.gates[:MAX_GATES],
         gates_omitted=max(0, len(outcome.gates) - MAX_GATES),
+        not_run=[name[:MAX_ID_CHARS] for name in missing[:MAX_GATES]],
     )

@@ -3,29 +3,37 @@
     python -m tools.pipeline --gates a,b,... [--keep-going] [--jobs N] [nox options...]
 
 Options this module does not know (``--envdir``, ``-db virtualenv``...) are
-passed to every nox it starts. Exit status: 0 passed, 1 failed, 130 cancelled.
+passed to every nox it starts. Exit status: 0 passed, 1 failed, 2 could not run
+(another pipeline is running here, reports/ is committed), 130 stopped by
+Ctrl-C, 143 stopped by SIGTERM (what CI sends on cancel and timeout): both
+still record the run as cancelled and notify.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import identity
+from tools import identity, reports
 from tools import notify as webhook
 from tools.clock import utc_now
+from tools.errors import PipelineError
 from tools.pipeline import record, summary
-from tools.reports import NOX_REPORT, PIPELINE_JSON, RECORDS, REPORTS, SUMMARY_MD
+from tools.reports import NOX_REPORT, PIPELINE_JSON, SUMMARY_MD
+from tools.text import console, console_line
 from tools.verdict import PipelineRecord, Status
 
 LOG_TAIL_LINES = 15
@@ -34,7 +42,6 @@ LOG_TAIL_LINES = 15
 DEFAULT_JOBS = "auto"
 # Long enough for nox to stop its sessions' process groups (SIGTERM, then SIGKILL).
 NOX_SHUTDOWN_S = 10.0
-EXIT_CANCELLED = 130
 
 # Under --parallel, nox prints each session's output as one block at its end,
 # headed by "========== ✓ lint: success, 2 seconds ==========".
@@ -44,7 +51,50 @@ _BLOCK_END = re.compile(r"^(Starting session |nox > Ran )")
 
 
 class Interrupted(Exception):
-    """Ctrl-C arrived while nox was running."""
+    """Ctrl-C (SIGINT) or SIGTERM arrived while nox was running."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Stop(BaseException):
+    """Raised by the SIGTERM handler, as KeyboardInterrupt is by SIGINT's."""
+
+
+def on_sigterm(_signum: int, _frame: object) -> None:
+    raise Stop
+
+
+def exit_code(signum: int) -> int:
+    """A run stopped by a signal exits as a shell reports it: 128 + the signal."""
+    return 128 + signum
+
+
+class Busy(PipelineError):
+    """Another pipeline is running in this checkout."""
+
+
+@contextmanager
+def only_run_here() -> Iterator[None]:
+    """One pipeline at a time per checkout: a second would overwrite the first's
+    reports and records while it reads them."""
+    key = hashlib.sha256(str(Path.cwd().resolve()).encode()).hexdigest()[:16]
+    lock = Path(tempfile.gettempdir()) / f"pipeline-{key}.lock"
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise Busy(
+                f"another pipeline is running in this checkout (pid {owner}): wait for it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
 
 
 def nox_command(*args: str) -> list[str]:
@@ -76,32 +126,42 @@ class SessionLogs:
 
 
 def run_nox(argv: list[str], logs: SessionLogs) -> int:
-    """Run nox, echoing its output live and keeping each session's block."""
+    """Run nox, echoing its output live and keeping each session's block.
+
+    nox runs in a process group of its own, so that stopping it reaches every
+    process it started (a Semgrep worker outlived the run before): on Ctrl-C or
+    SIGTERM it is asked to stop (SIGINT, which makes nox stop its sessions), and
+    whatever is left of the group after that is killed. The same happens to
+    stragglers after a normal end."""
     process = subprocess.Popen(
         nox_command(*argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        start_new_session=True,
     )
     try:
         for line in process.stdout or ():
-            sys.stdout.write(line)
+            sys.stdout.write(console_line(line) + "\n")
             sys.stdout.flush()
             logs.feed(line)
         return process.wait()
-    except KeyboardInterrupt:
-        # Ctrl-C reaches nox too (same process group) and nox stops every
-        # session's process group; forward it in case only we were signalled.
-        try:
-            process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)
-        try:
+    except (KeyboardInterrupt, Stop) as stopped:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # recording and notifying come next
+        _signal_group(process, signal.SIGINT)
+        with suppress(subprocess.TimeoutExpired):
             process.wait(timeout=NOX_SHUTDOWN_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        raise Interrupted from None
+        signum = signal.SIGTERM if isinstance(stopped, Stop) else signal.SIGINT
+        raise Interrupted(signum) from None
+    finally:
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 def read_nox_results(path: Path) -> dict[str, dict]:
@@ -154,13 +214,25 @@ def notify(status: str, nox_options: list[str]) -> int:
     ).returncode
 
 
-def publish(run: PipelineRecord) -> None:
-    PIPELINE_JSON.write_text(run.dumps(), encoding="utf-8")
+def publish(run: PipelineRecord) -> list[str]:
+    """Write the record and the summaries; what could not be written is a warning
+    (a full disk, an unwritable GITHUB_STEP_SUMMARY), never a reason for the SOC
+    not to hear of the run. Returns the warnings."""
+    warnings = []
     markdown = summary.markdown(run)
-    SUMMARY_MD.write_text(markdown, encoding="utf-8")
+    outputs = [(PIPELINE_JSON, run.dumps()), (SUMMARY_MD, markdown)]
+    for path, text in outputs:
+        try:
+            reports.write_text(path, text)
+        except OSError as error:
+            warnings.append(f"cannot write {path}: {error.strerror or error}")
     if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown)
+        except OSError as error:
+            warnings.append(f"cannot append to GITHUB_STEP_SUMMARY: {error.strerror or error}")
+    return warnings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,27 +254,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the gate sessions, comma-separated: what the noxfile's pipeline session passes",
     )
     args, nox_options = parser.parse_known_args(argv)
-    REPORTS.mkdir(exist_ok=True)
-    PIPELINE_JSON.unlink(missing_ok=True)
-    # A record left by an earlier run must never stand for this one.
-    shutil.rmtree(RECORDS, ignore_errors=True)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        with only_run_here():
+            reports.prepare(fresh=True)
+            return run(args, nox_options)
+    except PipelineError as error:
+        print(f"pipeline: error: {console(str(error))}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, nox_options: list[str]) -> int:
     started_at, clock = utc_now(), time.monotonic()
     logs = SessionLogs()
-    interrupted, gates, results, reason = False, args.gates, {}, None
+    stopped, gates, results, reason = None, args.gates, {}, None
     try:
         results = run_graph(gates, args, nox_options, logs)
-    except Interrupted:
-        interrupted, results = True, {**logs.results, **read_nox_results(NOX_REPORT)}
-        print("\npipeline: interrupted: every running gate was stopped", file=sys.stderr)
-    if not results and not interrupted:
+    except (Interrupted, KeyboardInterrupt, Stop) as interruption:
+        stopped = (
+            interruption.signum
+            if isinstance(interruption, Interrupted)
+            else signal.SIGTERM
+            if isinstance(interruption, Stop)
+            else signal.SIGINT
+        )
+        results = {**logs.results, **read_nox_results(NOX_REPORT)}
+        name = signal.Signals(stopped).name
+        print(f"\npipeline: {name}: every running gate was stopped", file=sys.stderr)
+    # From here on the run is recorded and the SOC told, whatever else arrives.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not results and stopped is None:
         reason = "nox wrote no report (a broken noxfile?): see its output above"
         print(f"pipeline: error: {reason}", file=sys.stderr)
     runs = [record.judge(gate, results.get(gate), log_tail=logs.tail(gate)) for gate in gates]
-    if not interrupted:
-        for run in runs:
-            if run.status == Status.CANCELLED:
-                run.status, run.reason = Status.FAILED, "nox reported no result for this gate"
-    status = record.overall_status(runs, interrupted=interrupted)
+    if stopped is None:
+        for gate_run in runs:
+            if gate_run.status == Status.CANCELLED:
+                gate_run.status = Status.FAILED
+                gate_run.reason = "nox reported no result for this gate"
+    status = record.overall_status(runs, interrupted=stopped is not None)
     pipeline_run = PipelineRecord(
         repository=identity.repository(),
         commit=identity.commit(),
@@ -214,15 +305,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         gates=runs,
         reason=reason,
     )
-    publish(pipeline_run)
+    for warning in publish(pipeline_run):
+        print(f"pipeline: warning: {console(warning)}", file=sys.stderr)
     notified = notify(status, nox_options)
     print()
     print(summary.console_table(pipeline_run, {gate: logs.tail(gate) for gate in gates}))
     print(f"reports: {PIPELINE_JSON}, {SUMMARY_MD}")
     if notified != 0:
         print(f"pipeline: notify failed (exit {notified}); see its output above", file=sys.stderr)
-    if status == Status.CANCELLED:
-        return EXIT_CANCELLED
+    if stopped is not None:
+        return exit_code(stopped)
     return 0 if status == Status.PASSED and notified == 0 else 1
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tools.errors import RecordError
 from tools.reports import record_path
+from tools.text import mask_secrets
 from tools.verdict import GateRecord, Status
 
 _PREREQUISITE = re.compile(r"Prerequisite session (?P<name>\S+) was not successful")
@@ -43,7 +44,7 @@ def judge(gate: str, nox_result: dict | None, *, log_tail: str = "") -> GateReco
     run.duration_s = duration if isinstance(duration, int | float) else None
     if outcome != "success":
         run.status = Status.FAILED
-        run.reason = (recorded.reason if recorded else None) or last_words(log_tail)
+        run.reason = (recorded.reason if recorded else None) or mask_secrets(last_words(log_tail))
     elif recorded is None:
         run.reason = f"no readable gate record at {record_path(gate)}: the result cannot be trusted"
     elif recorded.status != Status.PASSED:

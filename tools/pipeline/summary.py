@@ -1,8 +1,18 @@
-"""The run record for people: a console table and a Markdown summary."""
+"""The run record for people: a console table and a Markdown summary.
+
+Every value in them may come from the repository (a branch name, a file name,
+a test id, a rule's message): each is escaped for where it goes
+(``tools.text``), so that no input can open a heading, a link, an HTML tag or a
+table cell in the summary, nor a line or a workflow command on the console.
+"""
 
 from __future__ import annotations
 
+from tools.text import console, console_line
+from tools.text import markdown as md
 from tools.verdict import GateRecord, PipelineRecord, Status
+
+HEADER = ["gate", "status", "duration", "findings", "covered", "reports"]
 
 
 def findings_text(gate: GateRecord) -> str:
@@ -14,6 +24,14 @@ def duration_text(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
+def covered_text(gate: GateRecord) -> str:
+    """What the gate's ledger says it covered: "64 of 92 files"."""
+    ledger = gate.coverage or {}
+    if not ledger:
+        return "-"
+    return f"{ledger.get('scanned', 0)} of {ledger.get('total', 0)} {ledger.get('unit', '')}"
+
+
 def _rows(run: PipelineRecord) -> list[list[str]]:
     return [
         [
@@ -21,17 +39,15 @@ def _rows(run: PipelineRecord) -> list[list[str]]:
             gate.status,
             duration_text(gate.duration_s),
             findings_text(gate),
+            covered_text(gate),
             ", ".join(gate.reports) or "-",
         ]
         for gate in run.gates
     ]
 
 
-HEADER = ["gate", "status", "duration", "findings", "reports"]
-
-
 def console_table(run: PipelineRecord, log_tails: dict[str, str]) -> str:
-    rows = [HEADER, *_rows(run)]
+    rows = [HEADER, *[[console(cell) for cell in row] for row in _rows(run)]]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -41,41 +57,36 @@ def console_table(run: PipelineRecord, log_tails: dict[str, str]) -> str:
     for gate in run.gates:
         if gate.status == Status.PASSED:
             continue
-        lines.append(f"\n{gate.gate} {gate.status}: {gate.reason}")
+        lines.append(f"\n{console(gate.gate)} {gate.status}: {console(gate.reason or '')}")
         tail = log_tails.get(gate.gate, "").rstrip() if gate.status == Status.FAILED else ""
         if tail:
-            lines.extend(f"  | {line}" for line in tail.splitlines())
+            lines.extend(f"  | {console_line(line)}" for line in tail.splitlines())
     if run.reason:
-        lines.append(f"\npipeline {run.status}: {run.reason}")
+        lines.append(f"\npipeline {run.status}: {console(run.reason)}")
     lines.append(f"\npipeline {run.status} in {run.duration_s:.1f}s")
     return "\n".join(lines)
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(run: PipelineRecord) -> str:
+    commit = (run.commit or "no commit")[:12]
     lines = [
         f"## Pipeline {run.status}",
         "",
-        f"`{run.repository}` at `{(run.commit or 'no commit')[:12]}` on `{run.branch or '-'}`,"
-        f" {run.duration_s:.1f}s",
-        *(["", _cell(run.reason)] if run.reason else []),
+        f"{md(run.repository)} at {md(commit)} on {md(run.branch or '-')}, {run.duration_s:.1f}s",
+        *(["", md(run.reason)] if run.reason else []),
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in _rows(run)]
+    lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in _rows(run)]
     for gate in run.gates:
         if gate.status == Status.PASSED:
             continue
-        lines += ["", f"### {gate.gate}: {gate.status}", "", _cell(gate.reason)]
+        lines += ["", f"### {md(gate.gate)}: {gate.status}", "", md(gate.reason or "")]
         if gate.blocking:
             lines.append("")
-            for finding in gate.blocking:
-                lines.append(
-                    f"- `{_cell(finding.rule)}` {_cell(finding.location())}: "
-                    f"{_cell(finding.message)}"
-                )
+            lines += [
+                f"- {md(finding.rule)} {md(finding.location())}: {md(finding.message)}"
+                for finding in gate.blocking
+            ]
     return "\n".join(lines) + "\n"
