@@ -15,6 +15,7 @@ import bz2
 import io
 import lzma
 import re
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 # while a key with its name (`aws_secret_access_key=...`) is one run far longer.
 MIN_RUN = 8
 ASCII_RUN = re.compile(rb"[\x20-\x7e\t]{%d,}" % MIN_RUN)
+NOT_NEWLINE = re.compile(rb"[^\n]")
 UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % MIN_RUN)
 # A zip inside a tar.gz is depth 3; deeper nesting is an evasion, not a project.
 MAX_DEPTH = 4
@@ -98,21 +100,26 @@ class _Budget:
 
 
 def unpack(data: bytes, name: str) -> Unpacked:
-    """Every text ``data`` holds: itself, then what its archives hold, depth first."""
+    """Every text ``data`` holds: itself, then what its archives hold, depth first.
+    A container's own text leaves out the bytes its members were read from, so
+    that a stored member's key is reported once, in the member."""
     unpacked = Unpacked()
     _walk(data, "", name, depth=0, budget=_Budget(name), out=unpacked)
     return unpacked
 
 
+Member = tuple[str, bytes, tuple[int, int]]  # (name, content, span of the container it fills)
+
+
 def _walk(
     data: bytes, suffix: str, name: str, *, depth: int, budget: _Budget, out: Unpacked
 ) -> None:
-    binary, rows = lines(data)
-    out.texts.append(Text(suffix, binary, rows))
     inner = list(_members(data, name, budget, out))
     if inner and depth + 1 >= MAX_DEPTH:
         raise Unscannable(f"{name} nests archives more than {MAX_DEPTH} deep")
-    for inner_name, inner_data in inner:
+    _, rows = lines(_masked(data, [span for _, _, span in inner]))
+    out.texts.append(Text(suffix, b"\0" in data, rows))
+    for inner_name, inner_data, _ in inner:
         _walk(
             inner_data,
             f"{suffix}!{inner_name}",
@@ -123,17 +130,29 @@ def _walk(
         )
 
 
-def _members(data: bytes, name: str, budget: _Budget, out: Unpacked) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of each member of ``data`` when its magic bytes say it is an
-    archive or a compressed stream; nothing otherwise."""
+def _masked(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """``data`` with the bytes of ``spans`` turned to NUL, newlines kept so that
+    line numbers stay those of the file."""
+    if not spans:
+        return data
+    masked = bytearray(data)
+    for start, end in spans:
+        masked[start:end] = NOT_NEWLINE.sub(b"\0", bytes(masked[start:end]))
+    return bytes(masked)
+
+
+def _members(data: bytes, name: str, budget: _Budget, out: Unpacked) -> Iterator[Member]:
+    """Each member of ``data`` when its magic bytes say it is an archive or a
+    compressed stream; nothing otherwise."""
     stream = _decompress(data, budget)
     if stream is not None:
+        content, consumed = stream
         base = name.rsplit("/", 1)[-1]
         for suffix, replacement in SINGLE_STREAM_SUFFIXES.items():
             if base.lower().endswith(suffix):
                 base = base[: -len(suffix)] + replacement
                 break
-        yield base or "content", stream
+        yield base or "content", content, (0, consumed)
         return
     if data[257:262] == b"ustar":
         yield from _tar_members(data, budget, out)
@@ -141,8 +160,9 @@ def _members(data: bytes, name: str, budget: _Budget, out: Unpacked) -> Iterator
         yield from _zip_members(data, budget, out)
 
 
-def _decompress(data: bytes, budget: _Budget) -> bytes | None:
-    """A gzip, bzip2 or xz stream's content (concatenated members included), or None."""
+def _decompress(data: bytes, budget: _Budget) -> tuple[bytes, int] | None:
+    """(content, bytes of ``data`` it came from) of a gzip, bzip2 or xz stream,
+    concatenated members included; None when ``data`` is none of them."""
     new = next((make for magic, make in DECOMPRESSORS if data.startswith(magic)), None)
     if new is None:
         return None
@@ -152,16 +172,17 @@ def _decompress(data: bytes, budget: _Budget) -> bytes | None:
             decompressor = new()
             chunks.append(budget.take(decompressor.decompress(rest, budget.left + 1)))
             if not decompressor.eof:
-                # Either the budget ran out (take raised already) or the stream is
+                # The budget ran out (take raised already) or the stream is
                 # truncated: what came out is all there is to read.
+                rest = b""
                 break
             rest = decompressor.unused_data
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
-        pass  # corrupt from here on: scan what decompressed, and the raw bytes' runs
-    return b"".join(chunks) if chunks else None
+        pass  # not a stream from here on: scan what decompressed, and the rest's runs
+    return b"".join(chunks), len(data) - len(rest)
 
 
-def _zip_members(data: bytes, budget: _Budget, out: Unpacked) -> Iterator[tuple[str, bytes]]:
+def _zip_members(data: bytes, budget: _Budget, out: Unpacked) -> Iterator[Member]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -179,10 +200,21 @@ def _zip_members(data: bytes, budget: _Budget, out: Unpacked) -> Iterator[tuple[
             except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error):
                 out.unreadable += 1
                 continue
-            yield info.filename, content
+            yield info.filename, content, _zip_span(data, info)
 
 
-def _tar_members(data: bytes, budget: _Budget, out: Unpacked) -> Iterator[tuple[str, bytes]]:
+def _zip_span(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where a member's (compressed) bytes sit: after its 30-byte local header,
+    its name and its extra field."""
+    start = info.header_offset
+    if data[start : start + 4] != b"PK\x03\x04":
+        return (0, 0)
+    name_length, extra_length = struct.unpack("<HH", data[start + 26 : start + 30])
+    start += 30 + name_length + extra_length
+    return (start, start + info.compress_size)
+
+
+def _tar_members(data: bytes, budget: _Budget, out: Unpacked) -> Iterator[Member]:
     try:
         archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115
     except (tarfile.TarError, OSError, EOFError):
@@ -198,4 +230,5 @@ def _tar_members(data: bytes, budget: _Budget, out: Unpacked) -> Iterator[tuple[
             if handle is None:
                 out.unreadable += 1
                 continue
-            yield member.name, budget.take(handle.read(budget.left + 1))
+            content = budget.take(handle.read(budget.left + 1))
+            yield member.name, content, (member.offset_data, member.offset_data + member.size)
