@@ -7,7 +7,6 @@ characters: this file sits in the history the gate scans, so it must hold none.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,6 @@ from tests.secrets_repos import (
     git,
     github_token,
     new_repo,
-    random_value,
     run_gate,
 )
 from tools import gitleaks
@@ -179,110 +177,6 @@ def test_a_shallow_clone_fails_closed(history: History, tmp_path: Path) -> None:
     )
     assert raw.returncode == 0
     assert_error(run_gate(shallow), "shallow", "fetch-depth: 0")
-
-
-# -- the generic assignment rule ----------------------------------------------------------
-
-SHAPES = {
-    "api_key": 'api_key = "{}"',
-    "apikey in YAML": "apikey: {}",
-    "SECRET_KEY": 'SECRET_KEY = "{}"',
-    "value with -_+/=": "DEPLOY_TOKEN={}",
-    "JSON with spacing": '  "api_key"  :  "{}",',
-    "type annotation": 'API_TOKEN: str = "{}"',
-    "subscript": "app.config['SECRET_KEY'] = '{}'",
-    "padded base64": 'secret => "{}=="',
-}
-PLACEHOLDERS = {
-    "YOUR_API_KEY": 'api_key = "YOUR_API_KEY"',
-    "your_token_here": 'API_TOKEN = "your_token_here_0123456789"',
-    "changeme": 'SECRET_KEY = "changeme-0123456789abcdef"',
-    "example": 'token: "example-token-0123456789abcdef"',
-    "run of x": 'api_key = "{}"'.format("x" * 32),
-    "a name, not a value": 'WEBHOOK_SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"',
-}
-
-
-@dataclass
-class Samples:
-    run: GateRun
-    lines: dict[str, int]  # sample name -> line number
-    values: list[str]
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
-    repo = new_repo(tmp_path_factory.mktemp("samples") / "repo")
-    text, lines, values = [], {}, []
-    for name, template in SHAPES.items():
-        values.append(random_value("-_+/=" if "-_+/=" in name else ""))
-        text.append(template.format(values[-1]))
-        lines[name] = len(text)
-    for name, sample in PLACEHOLDERS.items():
-        text.append(sample)
-        lines[name] = len(text)
-    values.append(random_value())
-    text.append(f'api_key = "{values[-1]}"  # gitleaks:allow')
-    lines["gitleaks:allow"] = len(text)
-    commit(repo, "samples", {"config.txt": "\n".join(text) + "\n"})
-    return Samples(run_gate(repo), lines, values)
-
-
-@pytest.mark.parametrize("shape", SHAPES)
-def test_the_generic_rules_catch(samples: Samples, shape: str) -> None:
-    # One finding per secret: gitleaks' own generic rule or ours, whichever is
-    # preferred where both match the same span.
-    assert samples.lines[shape] in samples.run.leak_lines()
-
-
-@pytest.mark.parametrize("placeholder", PLACEHOLDERS)
-def test_placeholders_are_ignored(samples: Samples, placeholder: str) -> None:
-    assert samples.lines[placeholder] not in samples.run.leak_lines()
-
-
-def test_gitleaks_allow_suppresses_a_line(samples: Samples) -> None:
-    assert samples.lines["gitleaks:allow"] not in samples.run.leak_lines()
-
-
-def test_samples_fail_the_gate_without_showing_a_value(samples: Samples) -> None:
-    assert samples.run.code == 1
-    assert samples.run.record["status"] == "failed"
-    samples.run.assert_never_shows(*samples.values)
-
-
-def test_the_config_catches_what_the_defaults_catch(tmp_path: Path) -> None:
-    """Custom rules keep ids of their own: one named like a default rule would
-    replace it, and the project config would catch less than plain gitleaks."""
-    binary, _ = gitleaks.find()
-    folder = tmp_path / "samples"
-    folder.mkdir()
-    values = [random_value() for _ in SHAPES]
-    text = [template.format(value) for template, value in zip(SHAPES.values(), values, strict=True)]
-    values += [aws_key(), github_token(), random_value()]
-    text += [f"aws_id={values[-3]}", f"GH_AUTH={values[-2]}", f'db_password = "{values[-1]}"']
-    (folder / "samples.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
-    defaults = tmp_path / "defaults.toml"
-    defaults.write_text("[extend]\nuseDefault = true\n", encoding="utf-8")
-
-    def found(config: Path) -> set[tuple[str, int]]:
-        report = tmp_path / f"{config.stem}.json"
-        subprocess.run(
-            [
-                *(str(binary), "dir", "--no-banner", "--redact", "-c", str(config)),
-                *("--report-format=json", f"--report-path={report}", "."),
-            ],
-            cwd=folder,
-            capture_output=True,
-            check=False,
-        )
-        leaks = json.loads(report.read_text(encoding="utf-8"))
-        assert all(value not in report.read_text(encoding="utf-8") for value in values)
-        return {(leak["RuleID"], leak["StartLine"]) for leak in leaks}
-
-    by_default, by_project = found(defaults), found(CONFIG)
-    assert {"aws-access-token", "github-pat", "generic-api-key"} <= {r for r, _ in by_default}
-    assert by_default <= by_project
-    assert {line for _, line in by_project} > {line for _, line in by_default}
 
 
 # -- clean repositories, broken setups --------------------------------------------------

@@ -127,12 +127,22 @@ class _Hit:
     end: tuple[int, int]
 
     def overlaps(self, other: _Hit) -> bool:
-        return self.number == other.number and self.start <= other.end and other.start <= self.end
+        """Two matches of one secret: they start on the same line of the same
+        text and their spans meet. (Matches starting on different lines are
+        different secrets, however far a multi-line match reaches.)"""
+        return (
+            self.number == other.number
+            and self.start[0] == other.start[0]
+            and self.start <= other.end
+            and other.start <= self.end
+        )
 
     def preference(self) -> tuple[bool, int, str]:
-        # A provider's own rule says more than a generic one; then the narrower match.
+        # A provider's own rule says more than a generic one; then the match
+        # that recognised more around the secret (`"private_key": ...` and its
+        # service account over a bare PEM key); then the rule id, for a stable pick.
         width = (self.end[0] - self.start[0]) * 1_000_000 + self.end[1] - self.start[1]
-        return (self.generic, width, self.rule)
+        return (self.generic, -width, self.rule)
 
 
 def gitleaks_argv(binary: Path, config: Path, report: Path, no_ignore: Path) -> list[str]:
