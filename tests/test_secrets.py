@@ -294,3 +294,15 @@ def test_gitleaks_on_path_is_used_only_at_the_pinned_version(tmp_path: Path) -> 
 
     missing = run_gate(repo, env={"PATH": git_dir}, python=no_wheel)
     assert_error(missing, f"gitleaks {release} not found")
+
+
+def test_this_repository_passes_its_own_gate(tmp_path: Path) -> None:
+    """The rules read this project's own code and history: tests that build
+    secret shapes at run time must not look like secrets to them."""
+    root = Path(__file__).resolve().parents[1]
+    if git(root, "rev-parse", "--is-shallow-repository") == "true":
+        pytest.skip("a shallow clone: its history cannot be scanned")
+    clone = tmp_path / "self"
+    git(tmp_path, "clone", "-q", str(root), str(clone))
+    run = run_gate(clone)
+    assert run.code == 0, run.stderr
