@@ -18,10 +18,12 @@ exit code no failure produces. gitleaks itself skips nothing it is given:
   empty ignore folder, so that a crafted `.gitleaksignore` naming scratch paths
   can silence nothing.
 
-File texts are also scanned a second time under their own path (in the same
-number's folder), concurrently, so that rules that apply to some files only
-(Kubernetes YAML, Terraform, `.p12` files) still see the name; findings of the
-two runs on the same span are one finding.
+File texts are also scanned a second time under their own file name (after
+their number: `12-deploy.yaml`), concurrently, so that rules that apply to some
+files only (Kubernetes YAML, Terraform, `.p12` files: all decided by the name)
+still see it; findings of the two runs on the same span are one finding. One
+flat folder per run: on a 3,000-commit history, a folder per text cost 1 s of
+mkdir and 1 s of cleanup.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # The line that says why gitleaks failed: a panic, or its fatal/error log entry.
 FAILURE_LINE = re.compile(r"^(?:panic: .*|.*\b(?:FTL|ERR)\b.*)$", re.MULTILINE)
 BYTES_SCANNED = re.compile(r"\bscanned ~(\d+) bytes")
-NAME_PART = re.compile(r"[^A-Za-z0-9._!+-]")
+NAME_PART = re.compile(r"[^A-Za-z0-9._+-]")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class _Text:
 
 @dataclass
 class Scratch:
-    """The scratch tree: `neutral/<n>` for every text, `named/<n>/<path>` for files."""
+    """The scratch tree: `neutral/<n>` for every text, `named/<n>-<name>` for files."""
 
     folder: Path
     texts: list[_Text] = field(default_factory=list)
@@ -96,9 +98,7 @@ class Scratch:
         (self.neutral / number).write_bytes(body)
         self.neutral_bytes += len(body)
         if entry.kind == "file":
-            named = self.named / number / named_path(entry.path)
-            named.parent.mkdir(parents=True, exist_ok=True)
-            named.write_bytes(body)
+            (self.named / f"{number}-{file_name(entry.path)}").write_bytes(body)
         self.texts.append(
             _Text(
                 entry.kind, entry.commit, entry.path, [(line, new) for line, _, new in entry.rows]
@@ -110,11 +110,10 @@ class Scratch:
         return tuple(rows[first : last + 1])
 
 
-def named_path(path: str) -> str:
-    """``path`` with only name-safe characters: rules see its file name and
-    extension, and nothing in it can climb out of the scratch tree."""
-    parts = [NAME_PART.sub("_", part)[:100] for part in path.split("/")]
-    return "/".join(part if part.strip(".") else "_" for part in parts if part) or "_"
+def file_name(path: str) -> str:
+    """The last part of ``path`` (of an archive member's, inside an archive),
+    with only name-safe characters: rules see its name and extension."""
+    return NAME_PART.sub("_", path.replace("!", "/").rsplit("/", 1)[-1])[-100:] or "_"
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def scan(
 
 def _hits(findings: list[dict], count: int) -> Iterator[_Hit]:
     for finding in findings:
-        number = Path(str(finding.get("File", ""))).parts[:1]
+        number = Path(str(finding.get("File", ""))).name.split("-", 1)[:1]
         if not number or not number[0].isdigit() or int(number[0]) >= count:
             raise GateError(f"gitleaks reported a file the gate never wrote: {number}")
         rule = str(finding.get("RuleID", "unknown"))
