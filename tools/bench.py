@@ -17,12 +17,21 @@ then the ratios: pipeline / sequential, pipeline / critical path, and nox's
 overhead per gate. The warm measures are taken in rounds, each round timing
 every one of them once, so they are compared side by side. Timings are
 wall-clock, in seconds, on this machine.
+
+    nox -s bench -- --secrets-history 3000 [--runs 5]
+
+instead builds a repository of that many commits (merges, tags and binary files
+among them) and prints the medians of the `secrets` gate and of plain
+`gitleaks git` on it: what reading every merge, message and binary costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -34,7 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import gates, network, snapshot
+from tools import gates, git, gitleaks, network, snapshot
+from tools.errors import GateError
 from tools.gates import Bare
 
 ROOT = snapshot.ROOT
@@ -258,6 +268,148 @@ def plan(envdir: Path) -> str:
     return "\n".join(lines)
 
 
+# -- the secrets gate on a long history -------------------------------------------------
+
+HISTORY_FILES = 24
+HISTORY_LINES = 200
+MERGE_EVERY = 50  # a side branch of 3 commits, merged back
+BINARY_EVERY = 100  # a 4 KiB binary file rewritten
+TAG_EVERY = 250  # an annotated tag
+
+
+def _line(rng: random.Random, index: int) -> bytes:
+    words = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+    return f"VALUE_{index} = {rng.randrange(10**9)}  # {words}\n".encode()
+
+
+WORDS = ("alpha", "beta", "gamma", "delta", "retry", "limit", "cache", "queue", "route", "task")
+
+
+def history_stream(commits: int, seed: int = 7) -> bytes:
+    """A `git fast-import` stream of ``commits`` commits: each changes a line or
+    two of a few of 24 Python files; every 50th is a merge of a 3-commit
+    branch, every 100th rewrites a binary file, every 250th is tagged."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    files = {
+        f"src/module_{n:02d}.py": [_line(rng, i) for i in range(HISTORY_LINES)]
+        for n in range(HISTORY_FILES)
+    }
+    out = io.BytesIO()
+    clock = 1_700_000_000
+
+    def data(payload: bytes) -> None:
+        out.write(b"data %d\n%s\n" % (len(payload), payload))
+
+    def one(ref: str, mark: int, parents: Sequence[int], changes: dict[str, bytes]) -> None:
+        nonlocal clock
+        clock += 60
+        out.write(f"commit {ref}\nmark :{mark}\n".encode())
+        out.write(f"author Bench <bench@example.invalid> {clock} +0000\n".encode())
+        out.write(f"committer Bench <bench@example.invalid> {clock} +0000\n".encode())
+        data(f"change {mark}: {rng.choice(WORDS)} {rng.choice(WORDS)}".encode())
+        if parents:
+            out.write(f"from :{parents[0]}\n".encode())
+        for parent in parents[1:]:
+            out.write(f"merge :{parent}\n".encode())
+        for path, content in changes.items():
+            out.write(f"M 100644 inline {path}\n".encode())
+            data(content)
+
+    def edit(count: int) -> dict[str, bytes]:
+        changed = {}
+        for path in rng.sample(sorted(files), count):
+            lines = files[path]
+            lines[rng.randrange(len(lines))] = _line(rng, rng.randrange(10**6))
+            changed[path] = b"".join(lines)
+        return changed
+
+    made = 0
+    main = 0
+    while made < commits:
+        made += 1
+        changes = (
+            edit(rng.randint(1, 3)) if made > 1 else {p: b"".join(c) for p, c in files.items()}
+        )
+        if made % BINARY_EVERY == 0:
+            changes["assets/blob.bin"] = rng.randbytes(4096)
+        one("refs/heads/main", made, [main] if main else [], changes)
+        main = made
+        if made % MERGE_EVERY == 0 and made + 4 <= commits:
+            side = main
+            for _ in range(3):
+                made += 1
+                one("refs/heads/side", made, [side], edit(1))
+                side = made
+            made += 1
+            one("refs/heads/main", made, [main, side], edit(1))
+            main = made
+        if made % TAG_EVERY == 0:
+            out.write(f"tag v{made}\nfrom :{main}\n".encode())
+            out.write(f"tagger Bench <bench@example.invalid> {clock} +0000\n".encode())
+            data(f"release {made}".encode())
+    return out.getvalue()
+
+
+def secrets_history(commits: int, runs: int, envdir: Path) -> str:
+    """Medians of the `secrets` gate and of plain `gitleaks git` on a clean
+    repository of ``commits`` commits, built here and timed side by side."""
+    python = envdir / "secrets/bin/python"
+    python = python if python.exists() else Path(sys.executable)
+    try:
+        binary, _ = gitleaks.find()
+    except GateError:
+        binary = next(
+            (envdir / "secrets/lib").glob(f"python*/site-packages/{gitleaks.BUNDLED_BINARY}")
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
+        repo = Path(tmp) / "repo"
+        git.output("init", "-q", "-b", "main", str(repo), cwd=Path(tmp))
+        subprocess.run(
+            ["git", "fast-import", "--quiet"], cwd=repo, input=history_stream(commits), check=True
+        )
+        git.output("checkout", "-q", "-f", "main", cwd=repo)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("PIPELINE_BASE_REF", None)
+        gate = Measure("secrets gate (history reader + gitleaks dir)")
+        plain = Measure("plain gitleaks git")
+        config = ROOT / ".gitleaks.toml"
+        for _ in range(runs):
+            gate.times.append(
+                run_timed(
+                    [str(python), "-m", "tools.gates.secrets", "--config", str(config)],
+                    cwd=repo,
+                    env=env,
+                    what="the secrets gate",
+                )
+            )
+            plain.times.append(
+                run_timed(
+                    [
+                        *(str(binary), "git", "-c", str(config), "--redact", "--no-banner"),
+                        *("--log-level", "error", "--report-format", "sarif"),
+                        *("--report-path", str(Path(tmp) / "plain.sarif"), "."),
+                    ],
+                    cwd=repo,
+                    env=env,
+                    what="gitleaks git",
+                )
+            )
+            print(f"  gate {gate.times[-1]:.2f} s, plain {plain.times[-1]:.2f} s", flush=True)
+        coverage = json.loads((repo / "reports/secrets.json").read_text())["coverage"]
+    return "\n".join(
+        [
+            f"history: {coverage['commits']} commits, {coverage['merges']} merges, "
+            f"{coverage['tags']} tags, {coverage['files']} file versions, "
+            f"{coverage['bytes_scanned']} bytes scanned by the gate",
+            f"{gate.label}: median {gate.median:.2f} s "
+            f"({' '.join(f'{t:.2f}' for t in gate.times)})",
+            f"{plain.label}: median {plain.median:.2f} s "
+            f"({' '.join(f'{t:.2f}' for t in plain.times)})",
+            f"gate / plain gitleaks git: {gate.median / plain.median:.2f}",
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="warm runs of each measure (5)")
@@ -266,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-cold", action="store_true", help="measure warm runs only")
     parser.add_argument(
         "--plan", action="store_true", help="print what would be measured, measure nothing"
+    )
+    parser.add_argument(
+        "--secrets-history",
+        type=int,
+        metavar="COMMITS",
+        help="time only the secrets gate against plain gitleaks git on a history this long",
     )
     parser.add_argument(
         "--envdir",
@@ -277,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     envdir = args.envdir.resolve()
     if args.plan:
         print(plan(envdir))
+        return 0
+    if args.secrets_history:
+        print(secrets_history(args.secrets_history, args.runs, envdir))
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         scratch = Path(tmp)

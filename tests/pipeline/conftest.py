@@ -4,10 +4,15 @@ its OSV mirror."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# git as a fresh machine has it, in every test and every process a test starts:
+# no user's or system's configuration (a global commit.gpgsign, a hooks path).
+os.environ.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
 
 # --- advisory databases for the deps gate and its OSV mirror ---------------
 

@@ -7,159 +7,31 @@ characters: this file sits in the history the gate scans, so it must hold none.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
-import os
 import shutil
-import string
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from secrets import choice
 
 import pytest
 from helpers import ROOT
+from secrets_repos import (
+    CONFIG,
+    GIT_ENV,
+    GateRun,
+    assert_error,
+    aws_key,
+    commit,
+    git,
+    github_token,
+    leak_lines,
+    new_repo,
+    run_gate,
+)
 
 from tools import gitleaks
 from tools.errors import GateError
 from tools.gates import secrets as gate
-
-CONFIG = ROOT / ".gitleaks.toml"
-ALNUM = string.ascii_letters + string.digits
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "LC_ALL": "C",
-}
-GIT_ENV.pop(gate.BASE_REF_ENV, None)
-
-
-# -- secrets made at run time ----------------------------------------------------
-
-
-def entropy(text: str) -> float:
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
-def random_text(alphabet: str, length: int) -> str:
-    # Redraw the rare low-entropy draw, so a rule's entropy floor never makes a test flaky.
-    while True:
-        text = "".join(choice(alphabet) for _ in range(length))
-        if entropy(text) > 3.2:
-            return text
-
-
-def random_value(extra: str = "") -> str:
-    """A high-entropy value; it ends in a digit, since digit-free values read as names."""
-    text = random_text(ALNUM, 32)
-    return text[:12] + extra + text[12:] + choice(string.digits)
-
-
-def aws_key() -> str:
-    return "AKIA" + random_text(string.ascii_uppercase + "234567", 16)
-
-
-def github_token() -> str:
-    return "ghp_" + random_text(ALNUM, 36)
-
-
-# -- real git repositories -------------------------------------------------------
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=repo, env=GIT_ENV, capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
-
-
-def new_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Test Author")
-    git(path, "config", "user.email", "author@example.invalid")
-    git(path, "config", "commit.gpgsign", "false")
-    return path
-
-
-def commit(repo: Path, message: str, files: dict[str, str | None]) -> str:
-    for name, text in files.items():
-        if text is None:
-            (repo / name).unlink()
-        else:
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            (repo / name).write_text(text, encoding="utf-8")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-@dataclass
-class GateRun:
-    code: int
-    stdout: str
-    stderr: str
-    record: dict
-    outputs: dict[str, str]  # every console stream and every file under reports/
-
-    def reports(self, name: str) -> dict:
-        return json.loads(self.outputs[f"reports/{name}"])
-
-    def leak_lines(self, rule: str | None = None) -> set[int]:
-        return {
-            leak["line"]
-            for leak in self.reports("secrets.json")["leaks"]
-            if rule is None or leak["rule"] == rule
-        }
-
-    def assert_never_shows(self, *values: str) -> None:
-        assert self.outputs, "no output to search"
-        for value in values:
-            for fragment in (value, value[-12:]):
-                for where, text in self.outputs.items():
-                    assert fragment not in text, f"a planted value shows in {where}"
-
-
-def run_gate(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, python: tuple[str, ...] = ()
-) -> GateRun:
-    environment = {**GIT_ENV, "PYTHONPATH": str(ROOT), **(env or {})}
-    result = subprocess.run(
-        [
-            *(python or (sys.executable,)),
-            "-m",
-            "tools.gates.secrets",
-            "--config",
-            str(CONFIG),
-            *args,
-        ],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    outputs = {"stdout": result.stdout, "stderr": result.stderr}
-    for path in sorted((cwd / "reports").rglob("*")):
-        if path.is_file():
-            outputs[path.relative_to(cwd).as_posix()] = path.read_text(encoding="utf-8")
-    record = json.loads(outputs["reports/gates/secrets.json"])
-    return GateRun(result.returncode, result.stdout, result.stderr, record, outputs)
-
-
-def assert_error(run: GateRun, *words: str) -> None:
-    """A gate error: exit 2, a failed record, and a message saying what to do."""
-    assert run.code == 2, run.stderr
-    assert run.record["status"] == "failed"
-    for word in words:
-        assert word in run.record["reason"]
-        assert word in run.stderr
-
 
 # -- history: a key committed, then deleted ------------------------------------------
 
@@ -191,7 +63,7 @@ def history_run(history: History) -> GateRun:
 def test_a_deleted_key_is_found_in_history(history: History, history_run: GateRun) -> None:
     assert history_run.code == 1, history_run.stderr
     assert history_run.record["status"] == "failed"
-    [leak] = history_run.reports("secrets.json")["leaks"]
+    [leak] = history_run.report("secrets.json")["leaks"]
     assert (leak["rule"], leak["file"], leak["line"]) == ("aws-access-token", "settings.py", 1)
     assert leak["commit"] == history.leak_commit
     assert leak["fingerprint"] == f"{history.leak_commit}:settings.py:aws-access-token:1"
@@ -215,7 +87,7 @@ def test_a_fingerprint_in_gitleaksignore_silences_a_finding(
 ) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(history.repo, repo)
-    [leak] = history_run.reports("secrets.json")["leaks"]
+    [leak] = history_run.report("secrets.json")["leaks"]
     (repo / ".gitleaksignore").write_text(leak["fingerprint"] + "\n", encoding="utf-8")
     run = run_gate(repo)
     assert run.code == 0, run.stderr
@@ -228,7 +100,7 @@ def test_the_tip_is_clean(history: History) -> None:
 
 
 def test_sarif_is_relative_and_holds_no_snippet(history_run: GateRun) -> None:
-    log = history_run.reports("secrets.sarif")
+    log = history_run.report("secrets.sarif")
     [result] = log["runs"][0]["results"]
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "settings.py"
@@ -242,7 +114,7 @@ def test_outside_git_only_the_working_tree_is_scanned(history: History, tmp_path
     clean = run_gate(tree)
     assert clean.code == 0, clean.stderr
     assert "scanned the working tree only: not a git repository" in clean.stdout
-    assert clean.reports("secrets.json")["commits_scanned"] is None
+    assert clean.report("secrets.json")["commits_scanned"] is None
 
     token, in_venv = github_token(), github_token()
     (tree / "deploy.env").write_text(f"GH_AUTH={token}\n", encoding="utf-8")
@@ -251,7 +123,7 @@ def test_outside_git_only_the_working_tree_is_scanned(history: History, tmp_path
     (tree / ".nox" / "lint" / "fixture.txt").write_text(f"GH_AUTH={in_venv}\n", encoding="utf-8")
     leaky = run_gate(tree)
     assert leaky.code == 1, leaky.stderr
-    assert [(leak["file"], leak["rule"]) for leak in leaky.reports("secrets.json")["leaks"]] == [
+    assert [(leak["file"], leak["rule"]) for leak in leaky.report("secrets.json")["leaks"]] == [
         ("deploy.env", "github-pat")
     ]
     leaky.assert_never_shows(token, in_venv)
@@ -267,7 +139,7 @@ def test_a_range_covers_only_its_commits(history: History) -> None:
 
     with_leak = run_gate(history.repo, env={gate.BASE_REF_ENV: history.clean_base})
     assert with_leak.code == 1, with_leak.stderr
-    assert with_leak.leak_lines("aws-access-token") == {1}
+    assert leak_lines(with_leak, "aws-access-token") == {1}
     with_leak.assert_never_shows(history.key)
 
 
@@ -309,108 +181,6 @@ def test_a_shallow_clone_fails_closed(history: History, tmp_path: Path) -> None:
     assert_error(run_gate(shallow), "shallow", "fetch-depth: 0")
 
 
-# -- the generic assignment rule ----------------------------------------------------------
-
-SHAPES = {
-    "api_key": 'api_key = "{}"',
-    "apikey in YAML": "apikey: {}",
-    "SECRET_KEY": 'SECRET_KEY = "{}"',
-    "value with -_+/=": "DEPLOY_TOKEN={}",
-    "JSON with spacing": '  "api_key"  :  "{}",',
-    "type annotation": 'API_TOKEN: str = "{}"',
-    "subscript": "app.config['SECRET_KEY'] = '{}'",
-    "padded base64": 'secret => "{}=="',
-}
-PLACEHOLDERS = {
-    "YOUR_API_KEY": 'api_key = "YOUR_API_KEY"',
-    "your_token_here": 'API_TOKEN = "your_token_here_0123456789"',
-    "changeme": 'SECRET_KEY = "changeme-0123456789abcdef"',
-    "example": 'token: "example-token-0123456789abcdef"',
-    "run of x": 'api_key = "{}"'.format("x" * 32),
-    "a name, not a value": 'WEBHOOK_SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"',
-}
-
-
-@dataclass
-class Samples:
-    run: GateRun
-    lines: dict[str, int]  # sample name -> line number
-    values: list[str]
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
-    repo = new_repo(tmp_path_factory.mktemp("samples") / "repo")
-    text, lines, values = [], {}, []
-    for name, template in SHAPES.items():
-        values.append(random_value("-_+/=" if "-_+/=" in name else ""))
-        text.append(template.format(values[-1]))
-        lines[name] = len(text)
-    for name, sample in PLACEHOLDERS.items():
-        text.append(sample)
-        lines[name] = len(text)
-    values.append(random_value())
-    text.append(f'api_key = "{values[-1]}"  # gitleaks:allow')
-    lines["gitleaks:allow"] = len(text)
-    commit(repo, "samples", {"config.txt": "\n".join(text) + "\n"})
-    return Samples(run_gate(repo), lines, values)
-
-
-@pytest.mark.parametrize("shape", SHAPES)
-def test_the_generic_rule_catches(samples: Samples, shape: str) -> None:
-    assert samples.lines[shape] in samples.run.leak_lines("generic-api-key-assignment")
-
-
-@pytest.mark.parametrize("placeholder", PLACEHOLDERS)
-def test_placeholders_are_ignored(samples: Samples, placeholder: str) -> None:
-    assert samples.lines[placeholder] not in samples.run.leak_lines()
-
-
-def test_gitleaks_allow_suppresses_a_line(samples: Samples) -> None:
-    assert samples.lines["gitleaks:allow"] not in samples.run.leak_lines()
-
-
-def test_samples_fail_the_gate_without_showing_a_value(samples: Samples) -> None:
-    assert samples.run.code == 1
-    assert samples.run.record["status"] == "failed"
-    samples.run.assert_never_shows(*samples.values)
-
-
-def test_the_config_catches_what_the_defaults_catch(tmp_path: Path) -> None:
-    """Custom rules keep ids of their own: one named like a default rule would
-    replace it, and the project config would catch less than plain gitleaks."""
-    binary, _ = gitleaks.find()
-    folder = tmp_path / "samples"
-    folder.mkdir()
-    values = [random_value() for _ in SHAPES]
-    text = [template.format(value) for template, value in zip(SHAPES.values(), values, strict=True)]
-    values += [aws_key(), github_token(), random_value()]
-    text += [f"aws_id={values[-3]}", f"GH_AUTH={values[-2]}", f'db_password = "{values[-1]}"']
-    (folder / "samples.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
-    defaults = tmp_path / "defaults.toml"
-    defaults.write_text("[extend]\nuseDefault = true\n", encoding="utf-8")
-
-    def found(config: Path) -> set[tuple[str, int]]:
-        report = tmp_path / f"{config.stem}.json"
-        subprocess.run(
-            [
-                *(str(binary), "dir", "--no-banner", "--redact", "-c", str(config)),
-                *("--report-format=json", f"--report-path={report}", "."),
-            ],
-            cwd=folder,
-            capture_output=True,
-            check=False,
-        )
-        leaks = json.loads(report.read_text(encoding="utf-8"))
-        assert all(value not in report.read_text(encoding="utf-8") for value in values)
-        return {(leak["RuleID"], leak["StartLine"]) for leak in leaks}
-
-    by_default, by_project = found(defaults), found(CONFIG)
-    assert {"aws-access-token", "github-pat", "generic-api-key"} <= {r for r, _ in by_default}
-    assert by_default <= by_project
-    assert {line for _, line in by_project} > {line for _, line in by_default}
-
-
 # -- clean repositories, broken setups --------------------------------------------------
 
 
@@ -427,8 +197,8 @@ def test_a_clean_repository_passes(tmp_path: Path) -> None:
     assert run.record["status"] == "passed"
     assert run.record["reports"] == ["reports/secrets.sarif", "reports/secrets.json"]
     assert "2 commit(s) of the full history of HEAD" in run.stdout
-    assert run.reports("secrets.sarif")["runs"][0]["results"] == []
-    assert run.reports("secrets.json")["leaks"] == []
+    assert run.report("secrets.sarif")["runs"][0]["results"] == []
+    assert run.report("secrets.json")["leaks"] == []
 
 
 def test_a_repository_without_commits_fails_closed(tmp_path: Path) -> None:
@@ -526,3 +296,15 @@ def test_gitleaks_on_path_is_used_only_at_the_pinned_version(tmp_path: Path) -> 
 
     missing = run_gate(repo, env={"PATH": git_dir}, python=no_wheel)
     assert_error(missing, f"gitleaks {release} not found")
+
+
+def test_this_repository_passes_its_own_gate(tmp_path: Path) -> None:
+    """The rules read this project's own code and history: tests that build
+    secret shapes at run time must not look like secrets to them."""
+    root = ROOT
+    if git(root, "rev-parse", "--is-shallow-repository") == "true":
+        pytest.skip("a shallow clone: its history cannot be scanned")
+    clone = tmp_path / "self"
+    git(tmp_path, "clone", "-q", str(root), str(clone))
+    run = run_gate(clone)
+    assert run.code == 0, run.stderr
