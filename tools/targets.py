@@ -87,6 +87,12 @@ def matching(path: str, patterns: dict[str, str]) -> str | None:
     return None
 
 
+def shown_name(path: str) -> str:
+    """A name git holds in bytes that are not UTF-8, with those bytes as ``\\xff``."""
+    raw = path.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def readable_name(path: str) -> bool:
     try:
         path.encode("utf-8")
@@ -117,7 +123,7 @@ def select(
     for entry in entries:
         path = entry.path
         if not readable_name(path):
-            skip(path.encode("utf-8", "backslashreplace").decode(), "its name is not UTF-8 text")
+            skip(shown_name(path), "its name is not UTF-8 text")
             continue
         if why := matching(path, exclusions):
             ledger.excluded.append(Skip(path, why))

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import git, snapshot
+from tools import git as tools_git
+from tools import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 GATE_TIMEOUT_S = 600
@@ -27,15 +28,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return snapshot.scrubbed_env(**{**GIT_ISOLATION, "PYTHONPATH": str(ROOT), **extra})
 
 
+def git(repo: Path, *args: str) -> str:
+    return tools_git.output(*args, cwd=repo)
+
+
 def new_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    git.output("init", "-q", "-b", "main", cwd=path)
+    git(path, "init", "-q", "-b", "main")
     for key, value in (
         ("user.name", "Test Author"),
         ("user.email", "author@example.invalid"),
         ("commit.gpgsign", "false"),
     ):
-        git.output("config", key, value, cwd=path)
+        git(path, "config", key, value)
     return path
 
 
@@ -55,9 +60,9 @@ def write_files(root: Path, files: dict[str, str | bytes | None]) -> None:
 
 def commit(repo: Path, message: str, files: dict[str, str | bytes | None]) -> str:
     write_files(repo, files)
-    git.output("add", "-A", cwd=repo)
-    git.output("commit", "-q", "--no-verify", "-m", message, cwd=repo)
-    return git.output("rev-parse", "HEAD", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
 
 
 def run(

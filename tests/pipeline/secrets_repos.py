@@ -14,12 +14,10 @@ from collections import Counter
 from pathlib import Path
 from secrets import choice
 
-from helpers import ROOT, GateRun, clean_env, commit, new_repo
+from helpers import ROOT, GateRun, clean_env, commit, git, new_repo
 from helpers import run_gate as run_any_gate
 
-from tools import git as git_cli
-
-__all__ = ["GateRun", "commit", "new_repo"]
+__all__ = ["GateRun", "commit", "git", "new_repo"]
 
 CONFIG = ROOT / ".gitleaks.toml"
 ALNUM = string.ascii_letters + string.digits
@@ -58,10 +56,6 @@ def github_token() -> str:
 
 
 # -- repositories and the gate -----------------------------------------------------
-
-
-def git(repo: Path, *args: str) -> str:
-    return git_cli.output(*args, cwd=repo)
 
 
 def run_gate(

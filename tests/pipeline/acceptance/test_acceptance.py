@@ -217,12 +217,22 @@ FAILING_TEST = """def test_injected_failure() -> None:
 """
 
 
-def add_file(name: str, text: str) -> Callable[[Path], None]:
+def add_file(name: str, text: str, *more: tuple[str, str]) -> Callable[[Path], None]:
     def inject(repo: Path) -> None:
-        write(repo, name, text)
+        for path, content in ((name, text), *more):
+            write(repo, path, content)
         commit_all(repo, f"Add {name}")
 
     return inject
+
+
+# The module's own lines are executed by a test, as a project's would be: the
+# coverage threshold is held exactly (94.7 % is under 95 %).
+IMPORTS_CHORES = (
+    "tests/service/test_chores.py",
+    '"""The chores module loads."""\n\nimport taskapi.chores\n\n\n'
+    "def test_chores_load() -> None:\n    assert taskapi.chores.API_KEY\n",
+)
 
 
 def leak_then_delete(repo: Path) -> None:
@@ -302,7 +312,7 @@ DEFECTS = [
     Defect(
         "not defects: literal shell=True, debug=False, asyncio debug, placeholder key",
         None,
-        add_file("src/taskapi/chores.py", NOT_DEFECTS),
+        add_file("src/taskapi/chores.py", NOT_DEFECTS, IMPORTS_CHORES),
     ),
     Defect(
         "cloud key committed then deleted",
