@@ -3,6 +3,7 @@
     lint ─┬─ sast ────┬─ test        then notify, whatever happened
           ├─ secrets ─┤
           └─ deps ────┘
+    policy                           a pull request's changes to gate policy
 
 `nox -s pipeline` runs this graph (scans in parallel) exactly as CI does.
 `nox -s <gate> --no-dependencies` runs one gate alone. Each gate's facts (what
@@ -22,7 +23,13 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 from tools import testenv
 from tools.gates import lock_of
-from tools.sessions import check_every_gate_has_a_session, gate, gate_sessions, run_gate
+from tools.sessions import (
+    at_target,
+    check_every_gate_has_a_session,
+    gate,
+    gate_sessions,
+    run_gate,
+)
 from tools.venvs import install_lock
 
 nox.needs_version = ">=2026.10.20"
@@ -31,6 +38,12 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_external_run = True
 nox.options.sessions = ["pipeline"]
+
+
+@gate
+def policy(session: nox.Session) -> None:
+    """A pull request's changes to gate policy, itemised; judged by the base's policy."""
+    run_gate(session)
 
 
 @gate
@@ -69,8 +82,16 @@ check_every_gate_has_a_session()
 @nox.session
 def notify(session: nox.Session) -> None:
     """Post the run's outcome to the SOC webhook (SHUFFLE_WEBHOOK_URL), signed."""
+    at_target(session)
     install_lock(session, lock_of("pipeline-notify"))
     session.run("python", "-m", "tools.notify", *session.posargs)
+
+
+@nox.session
+def trusted(session: nox.Session) -> None:
+    """After a pipeline run in GitHub Actions: the policy status and the SOC (default branch)."""
+    install_lock(session, lock_of("pipeline-trusted"))
+    session.run("python", "-m", "tools.trusted", *session.posargs)
 
 
 @nox.session(python=False)

@@ -34,8 +34,9 @@ from tools.errors import LockError, PinError
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "locks"
 DIGEST_PREFIX = "# pins-sha256: "
-# The locks resolve for the Python the pipeline runs on, the one CI sets up.
-PYTHON_VERSION = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
+# The locks resolve for the Python the pipeline runs on, the one CI sets up: its
+# own file, so that a project's .python-version (the project's Python) moves neither.
+PYTHON_VERSION = (LOCK_DIR / "python-version").read_text(encoding="utf-8").strip()
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,19 @@ def merge(logs: list[dict], *, tool: str) -> dict:
     return merged
 
 
+def rename_rules(log: dict, rename: Callable[[str], str]) -> dict:
+    """Every rule id of ``log`` (results and rule descriptions) through ``rename``."""
+    for run in log["runs"]:
+        for rule in _rules(run):
+            rule["id"] = rename(str(rule["id"]))
+        for result in run.get("results") or []:
+            if "ruleId" in result:
+                result["ruleId"] = rename(str(result["ruleId"]))
+            if isinstance(result.get("rule"), dict) and "id" in result["rule"]:
+                result["rule"]["id"] = rename(str(result["rule"]["id"]))
+    return log
+
+
 def mask_messages(log: dict) -> dict:
     """Every result's and notification's text with secret-shaped values masked:
     a tool's message may quote the code it matched (ruff's F601 quotes a dict key)."""

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tools import gates
+from tools import gates, policy
 from tools.errors import SettingsError
 
-PYPROJECT = Path("pyproject.toml")
+PYPROJECT = policy.path("pyproject.toml")
 TABLE = "tool.pipeline"
 DEFAULT_PACKS = ("p/default", "p/python", "p/flask")
 # A day: beyond it a value is a typo, and beyond what subprocess can wait for.

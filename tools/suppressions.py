@@ -12,8 +12,10 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
+from tools import policy
+
 ALLOW_MARKER = b"gitleaks:allow"
-IGNORE_FILE = Path(".gitleaksignore")
+IGNORE_FILE = policy.path(".gitleaksignore")
 
 
 def allowed_inline(lines: Sequence[bytes]) -> bool:

@@ -113,10 +113,11 @@ def installs_project(root: Path) -> bool:
     return any((root / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg"))
 
 
-def plan(root: Path, scratch: Path) -> tuple[list[list[str]], list[Path]]:
-    """The ``uv`` commands that build the project's environment, and the files whose
-    bytes decide it (the venv's stamp covers them)."""
-    config = settings.load(root / "pyproject.toml")
+def plan(root: Path, policy_root: Path, scratch: Path) -> tuple[list[list[str]], list[Path]]:
+    """The ``uv`` commands that build the project's environment at ``root`` as the
+    settings at ``policy_root`` say, and the files whose bytes decide it (the
+    venv's stamp covers them)."""
+    config = settings.load(policy_root / "pyproject.toml")
     own: test_gate.TestSettings = config.of(test_gate.GATE)
     groups, extras, requirement_files = chosen(root, own)
     offline = ["--offline"] if network.offline_requested() else []
@@ -152,15 +153,18 @@ def runner_pins(lock: Path, installed: set[str]) -> list[pins.Pin]:
 
 
 def install(session: nox.Session, lock: Path) -> None:
+    """Build the test venv: ``lock`` is the pipeline-test lock of the policy's tree
+    (``<root>/locks/test.txt``), whose settings say what the tests need."""
     root = Path.cwd()
+    policy_root = lock.resolve().parents[1]
     _, uv, _ = find_uv()
     venv = Path(session.virtualenv.location)
     python = str(venv / "bin" / "python")
     with tempfile.TemporaryDirectory(prefix="testenv-") as tmp:
         scratch = Path(tmp)
-        commands, inputs = plan(root, scratch)
+        commands, inputs = plan(root, policy_root, scratch)
         digest = hashlib.sha256(repr(commands).replace(tmp, "").encode())
-        for path in [*inputs, lock]:
+        for path in [*inputs, lock, policy_root / "pyproject.toml"]:
             digest.update(b"\0" + (path.read_bytes() if path.is_file() else b""))
         stamp = venv / STAMP
         if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == digest.hexdigest():

@@ -24,7 +24,8 @@ PIP_INSTALL = ("--quiet", "--require-hashes", "--no-deps", "-r")
 
 
 def install_lock(session: nox.Session, lock: Path) -> None:
-    lock = LOCK_DIR / lock.name
+    """Sync the session's venv to ``lock`` (relative: under this pipeline's root)."""
+    lock = lock if lock.is_absolute() else LOCK_DIR.parent / lock
     uses_uv = session.venv_backend == "uv"
     # The stamp covers how the venv was installed as well as from which lock.
     recipe = repr(UV_SYNC if uses_uv else PIP_INSTALL).encode()

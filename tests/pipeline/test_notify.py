@@ -54,6 +54,8 @@ PAYLOAD_FIELDS = {
     "gates",
     "gates_omitted",
     "not_run",
+    "policy_changes",
+    "policy_changes_omitted",
 }
 
 
@@ -660,6 +662,12 @@ def test_payload_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         }
         for index in range(40)
     ]
+    # A pull request weakening policy in more ways than the payload lists.
+    gates[0]["gate"] = "policy"
+    gates[0]["blocking"] = [
+        {"rule": "policy-weakened", "path": wide[:90], "line": None, "message": wide}
+        for _ in range(50)
+    ]
     write_record(tmp_path, repository=wide, commit=wide, branch=wide, gates=gates)
     outcome = inputs.load_record(tmp_path / "reports" / "pipeline.json")
     assert outcome is not None
@@ -669,7 +677,9 @@ def test_payload_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     document = json.loads(body)
     assert len(document["gates"]) == payload.MAX_GATES
     assert document["gates_omitted"] == 40 - payload.MAX_GATES
-    assert document["gates"][0]["blocking_rules_omitted"] == 30 - payload.MAX_RULES_PER_GATE
+    assert document["gates"][1]["blocking_rules_omitted"] == 30 - payload.MAX_RULES_PER_GATE
+    assert len(document["policy_changes"]) == payload.MAX_POLICY_CHANGES
+    assert document["policy_changes_omitted"] == 50 - payload.MAX_POLICY_CHANGES
     assert "leaky.py" not in body.decode()
     print(f"worst-case payload: {len(body)} bytes (bound {payload.MAX_BODY_BYTES})")
 

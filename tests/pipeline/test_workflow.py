@@ -1,5 +1,7 @@
-"""The GitHub Actions workflow against the noxfile: the same gates and graph, each job
-running one nox session alone, least privilege, pinned actions, and zizmor's verdict."""
+"""The GitHub Actions workflows: pipeline.yml against the noxfile (the same gates and
+graph, each job running one nox session alone, no secret anywhere), pipeline-trusted.yml
+(the default branch's code only, holding the secrets), least privilege, pinned actions,
+and zizmor's verdict."""
 
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from tools.gates import GATE_TAG
 from tools.toolrun import tool_path
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pipeline.yml"
-NOTIFY = "notify"
+TRUSTED = ROOT / ".github" / "workflows" / "pipeline-trusted.yml"
+SECRETS = ("SHUFFLE_WEBHOOK_URL", "SHUFFLE_WEBHOOK_SECRET", "SHUFFLE_WEBHOOK_TOKEN",
+           "THEHIVE_URL", "THEHIVE_API_KEY")  # fmt: skip
 CHECKOUT = "actions/checkout"
 SETUP_PYTHON = "actions/setup-python"
 UPLOAD_SARIF = "github/codeql-action/upload-sarif"
@@ -66,8 +70,8 @@ _SUPPRESSION = re.compile(r"zizmor:\s*ignore\[[^\]]*\](?P<why>.*)$")
 # --- reading the workflow ------------------------------------------------------------
 
 
-def load_workflow() -> Doc:
-    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+def load_workflow(path: Path = WORKFLOW) -> Doc:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     # YAML 1.1 reads the bare key `on` as the boolean True.
     if True in doc:
         doc["on"] = doc.pop(True)
@@ -172,6 +176,11 @@ def workflow() -> Doc:
 
 
 @pytest.fixture(scope="module")
+def trusted() -> Doc:
+    return load_workflow(TRUSTED)
+
+
+@pytest.fixture(scope="module")
 def nox_sessions() -> Sessions:
     result = subprocess.run(
         [sys.executable, "-c", _READ_NOXFILE, str(ROOT / "noxfile.py")],
@@ -210,9 +219,9 @@ def session_problems(jobs: dict[str, Doc], sessions: Sessions) -> tuple[list[str
         for session in sessions_run(job):
             if session not in sessions:
                 problems.append(f"job {name} runs {session}, not a session of the noxfile")
-            elif name != NOTIFY and session not in gates:
+            elif session not in gates:
                 problems.append(f"job {name} runs {session}, not a gate of the noxfile")
-            elif name != NOTIFY and job_of.setdefault(session, name) != name:
+            elif job_of.setdefault(session, name) != name:
                 problems.append(f"gate {session} runs in jobs {job_of[session]} and {name}")
     problems += [f"gate {gate} runs in no job" for gate in sorted(gates - set(job_of))]
     return problems, job_of
@@ -223,8 +232,6 @@ def needs_problems(jobs: dict[str, Doc], sessions: Sessions, job_of: dict[str, s
     requires one that runs beside it in the same job (matrix legs run at once)."""
     problems: list[str] = []
     for name, job in jobs.items():
-        if name == NOTIFY:
-            continue
         expected: set[str] = set()
         for session in sessions_run(job):
             for required in sessions.get(session, {}).get("requires", []):
@@ -239,23 +246,11 @@ def needs_problems(jobs: dict[str, Doc], sessions: Sessions, job_of: dict[str, s
     return problems
 
 
-def notify_problems(jobs: dict[str, Doc]) -> list[str]:
-    notify = jobs.get(NOTIFY)
-    if notify is None:
-        return ["no notify job"]
-    problems = []
-    if sessions_run(notify) != [NOTIFY]:
-        problems.append(f"job notify runs {sessions_run(notify)}, not the notify session")
-    if needs(notify) != set(jobs) - {NOTIFY}:
-        problems.append(f"notify needs {sorted(needs(notify))}, not every gate job")
-    return problems
-
-
 def graph_problems(workflow: Doc, sessions: Sessions) -> list[str]:
     """Every way the workflow's jobs differ from the noxfile's gate graph."""
     jobs: dict[str, Doc] = workflow["jobs"]
     problems, job_of = session_problems(jobs, sessions)
-    return problems + needs_problems(jobs, sessions, job_of) + notify_problems(jobs)
+    return problems + needs_problems(jobs, sessions, job_of)
 
 
 def test_workflow_runs_the_noxfile_graph(workflow: Doc, nox_sessions: Sessions) -> None:
@@ -270,7 +265,6 @@ def _gate_step(workflow: Doc, job: str) -> Doc:
 def _drop_the_deps_job(workflow: Doc, _sessions: Sessions) -> None:
     del workflow["jobs"]["deps"]
     workflow["jobs"]["test"]["needs"].remove("deps")
-    workflow["jobs"][NOTIFY]["needs"].remove("deps")
 
 
 def _add_gate_to_noxfile(_workflow: Doc, sessions: Sessions) -> None:
@@ -303,10 +297,6 @@ def _unknown_session(workflow: Doc, _sessions: Sessions) -> None:
     step["run"] = step["run"].replace("nox -s sast", "nox -s sats")
 
 
-def _notify_misses_a_gate(workflow: Doc, _sessions: Sessions) -> None:
-    workflow["jobs"][NOTIFY]["needs"].remove("test")
-
-
 @pytest.mark.parametrize(
     "mutate",
     [
@@ -318,7 +308,6 @@ def _notify_misses_a_gate(workflow: Doc, _sessions: Sessions) -> None:
         _scan_requires_another_scan,
         _gate_without_no_dependencies,
         _unknown_session,
-        _notify_misses_a_gate,
     ],
 )
 def test_graph_check_sees_each_disagreement(
@@ -345,18 +334,20 @@ def test_superseded_runs_of_a_ref_are_cancelled(workflow: Doc) -> None:
     assert concurrency["cancel-in-progress"] is True
 
 
-def test_every_job_has_a_timeout(workflow: Doc) -> None:
-    for name, job in workflow["jobs"].items():
+def test_every_job_has_a_timeout(workflow: Doc, trusted: Doc) -> None:
+    for name, job in [*workflow["jobs"].items(), *trusted["jobs"].items()]:
         assert isinstance(job.get("timeout-minutes"), int), name
         assert 0 < job["timeout-minutes"] <= 60, name
 
 
 def test_actions_are_pinned_to_commits_with_their_tag() -> None:
-    lines = WORKFLOW.read_text(encoding="utf-8").splitlines()
+    files = (WORKFLOW, TRUSTED)
+    lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
     uses_lines = [m for line in lines if (m := _USES_LINE.match(line))]
     parsed = [
         step["uses"]
-        for job in load_workflow()["jobs"].values()
+        for path in files
+        for job in load_workflow(path)["jobs"].values()
         for step in steps(job)
         if "uses" in step
     ]
@@ -372,15 +363,15 @@ def test_actions_are_pinned_to_commits_with_their_tag() -> None:
     assert all(len(shas) == 1 for shas in pins.values()), pins
 
 
-def test_python_and_nox_come_from_the_repository_pins(workflow: Doc) -> None:
-    version = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
+def test_python_and_nox_come_from_the_repository_pins(workflow: Doc, trusted: Doc) -> None:
+    version = (ROOT / "locks" / "python-version").read_text(encoding="utf-8").strip()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert version in SpecifierSet(pyproject["project"]["requires-python"])
     install = "python -m pip install --disable-pip-version-check --require-hashes -r locks/nox.txt"
-    for name, job in workflow["jobs"].items():
+    for name, job in [*workflow["jobs"].items(), *trusted["jobs"].items()]:
         setups = steps_using(job, SETUP_PYTHON)
         assert len(setups) == 1, name
-        assert setups[0]["with"]["python-version-file"] == ".python-version", name
+        assert setups[0]["with"]["python-version-file"] == "locks/python-version", name
         assert "python-version" not in setups[0]["with"], name
         assert any(step.get("run", "").strip() == install for step in steps(job)), name
 
@@ -388,10 +379,6 @@ def test_python_and_nox_come_from_the_repository_pins(workflow: Doc) -> None:
 def test_dependency_cache_is_keyed_on_the_locks_each_job_installs(workflow: Doc) -> None:
     for name, job in workflow["jobs"].items():
         settings = steps_using(job, SETUP_PYTHON)[0]["with"]
-        if name == NOTIFY:
-            # The job holding secrets restores no cache another run could have written.
-            assert "cache" not in settings
-            continue
         assert settings["cache"] == "pip", name
         for leg in legs(job):
             paths = set(expand(settings["cache-dependency-path"], leg).split())
@@ -420,8 +407,8 @@ def test_permissions_are_minimal(workflow: Doc) -> None:
             assert permissions in (None, {"contents": "read"}), name
 
 
-def test_checkouts_keep_no_credentials(workflow: Doc) -> None:
-    for name, job in workflow["jobs"].items():
+def test_checkouts_keep_no_credentials(workflow: Doc, trusted: Doc) -> None:
+    for name, job in [*workflow["jobs"].items(), *trusted["jobs"].items()]:
         checkouts = steps_using(job, CHECKOUT)
         assert len(checkouts) == 1, name
         assert checkouts[0]["with"]["persist-credentials"] is False, name
@@ -438,35 +425,63 @@ def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, node
 
 
-def test_secrets_reach_only_the_notify_step(workflow: Doc) -> None:
-    notify_steps = steps(workflow["jobs"][NOTIFY])
-    index = next(i for i, step in enumerate(notify_steps) if "nox -s notify" in step.get("run", ""))
-    allowed = {
-        f".jobs.{NOTIFY}.steps[{index}].env.{name}"
-        for name in (
-            "SHUFFLE_WEBHOOK_URL",
-            "SHUFFLE_WEBHOOK_SECRET",
-            "SHUFFLE_WEBHOOK_TOKEN",
-            "THEHIVE_URL",
-            "THEHIVE_API_KEY",
-        )
-    }
-    used = {
+def secrets_used(document: Doc) -> set[str]:
+    return {
         path
-        for path, text in _strings(workflow)
+        for path, text in _strings(document)
         # `if:` is an expression even without `${{ }}`.
         for expression in ([text] if path.endswith(".if") else _EXPRESSION.findall(text))
         if _SECRETS_CONTEXT.search(expression)
     }
-    assert used == allowed
-    for path in allowed:
-        name = path.rsplit(".", 1)[1]
-        assert notify_steps[index]["env"][name] == f"${{{{ secrets.{name} }}}}"
 
 
-def test_no_expression_is_expanded_inside_a_script(workflow: Doc) -> None:
+def test_the_pull_requests_code_never_holds_a_secret(workflow: Doc) -> None:
+    # Every job of pipeline.yml runs the pull request's noxfile and tools.
+    assert secrets_used(workflow) == set()
+    assert "github.token" not in WORKFLOW.read_text(encoding="utf-8")
+
+
+def test_secrets_reach_only_the_trusted_step(trusted: Doc) -> None:
+    (job_name,) = trusted["jobs"]
+    job_steps = steps(trusted["jobs"][job_name])
+    index = next(i for i, step in enumerate(job_steps) if "nox -s trusted" in step.get("run", ""))
+    allowed = {f".jobs.{job_name}.steps[{index}].env.{name}" for name in SECRETS}
+    assert secrets_used(trusted) == allowed
+    for name in SECRETS:
+        assert job_steps[index]["env"][name] == f"${{{{ secrets.{name} }}}}"
+    assert job_steps[index]["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+
+
+def test_the_trusted_run_runs_the_default_branch_only(trusted: Doc, workflow: Doc) -> None:
+    assert trusted["on"] == {
+        "workflow_run": {"workflows": [workflow["name"]], "types": ["completed"]}
+    }
+    assert trusted["permissions"] == {}
+    (job,) = trusted["jobs"].values()
+    assert job["permissions"] == {
+        "contents": "read",
+        "actions": "read",
+        "statuses": "write",
+        "pull-requests": "read",
+    }
+    # Nothing of the pull request's: no checkout of its ref, no artifact of its
+    # run, no cache it could have written.
+    assert {action(step) for step in steps(job) if "uses" in step} == {CHECKOUT, SETUP_PYTHON}
+    (checkout,) = steps_using(job, CHECKOUT)
+    assert checkout["with"] == {
+        "ref": "${{ github.event.repository.default_branch }}",
+        "persist-credentials": False,
+    }
+    assert "cache" not in steps_using(job, SETUP_PYTHON)[0]["with"]
+    assert [step["run"] for step in steps(job) if "nox -s" in step.get("run", "")] == [
+        "nox -s trusted"
+    ]
+    assert "pull_request_target" not in TRUSTED.read_text(encoding="utf-8")
+
+
+def test_no_expression_is_expanded_inside_a_script(workflow: Doc, trusted: Doc) -> None:
     # `${{ }}` in `run:` is pasted into the shell before it runs: template injection.
-    for path, text in _strings(workflow):
+    for path, text in [*_strings(workflow), *_strings(trusted)]:
         if path.endswith(".run"):
             assert "${{" not in text, path
 
@@ -495,8 +510,6 @@ def test_sarif_is_uploaded_per_gate_under_always(workflow: Doc) -> None:
 
 def test_reports_are_kept_as_artifacts_under_always(workflow: Doc) -> None:
     for name, job in workflow["jobs"].items():
-        if name == NOTIFY:
-            continue
         (upload,) = steps_using(job, UPLOAD_ARTIFACT)
         assert upload["if"] == "always()", name
         assert upload["with"]["path"] == "reports/", name
@@ -504,28 +517,13 @@ def test_reports_are_kept_as_artifacts_under_always(workflow: Doc) -> None:
         assert len(names) == len(legs(job)), name
 
 
-def test_secrets_scan_gets_full_history_and_the_pull_request_base(workflow: Doc) -> None:
-    job = workflow["jobs"]["secrets"]
-    (leg,) = legs(job)
-    (checkout,) = steps_using(job, CHECKOUT)
-    assert expand(checkout["with"]["fetch-depth"], leg) == 0
-    (step,) = [s for s in steps(job) if "nox -s" in s.get("run", "")]
-    base_vars = [var for var, value in step["env"].items() if value == "${{ github.base_ref }}"]
-    assert len(base_vars) == 1
-    script = step["run"]
-    # The base must resolve in the checkout before the gate is told to scan from it.
-    assert f'git rev-parse --verify --quiet "origin/${{{base_vars[0]}}}^{{commit}}"' in script
-    assert f'export PIPELINE_BASE_REF="origin/${{{base_vars[0]}}}"' in script
-
-
-def test_notify_reports_every_job_whatever_happened(workflow: Doc) -> None:
-    notify = workflow["jobs"][NOTIFY]
-    assert notify["if"] == "always()"
-    (step,) = [s for s in steps(notify) if "nox -s notify" in s.get("run", "")]
-    results = step["env"]["PIPELINE_GATE_RESULTS"]
-    for name in set(workflow["jobs"]) - {NOTIFY}:
-        assert f"{name}=${{{{ needs.{name}.result }}}}" in results
-    assert "needs.*.result" in step["env"]["PIPELINE_STATUS"]
+def test_every_job_has_the_history_the_base_policy_is_read_from(workflow: Doc) -> None:
+    # On a pull request each gate reads its base's policy out of git
+    # (origin/$GITHUB_BASE_REF), and secrets scans the history: every commit.
+    for name, job in workflow["jobs"].items():
+        for leg in legs(job):
+            (checkout,) = steps_using(job, CHECKOUT)
+            assert expand(checkout["with"]["fetch-depth"], leg) == 0, name
 
 
 # --- zizmor -------------------------------------------------------------------------------
@@ -569,7 +567,8 @@ def test_zizmor_catches_an_unsafe_workflow(tmp_path: Path) -> None:
 
 
 def test_every_zizmor_suppression_says_why() -> None:
-    for line in WORKFLOW.read_text(encoding="utf-8").splitlines():
+    lines = [*WORKFLOW.read_text("utf-8").splitlines(), *TRUSTED.read_text("utf-8").splitlines()]
+    for line in lines:
         if suppressed := _SUPPRESSION.search(line):
             assert len(suppressed["why"].strip(" -:")) >= 10, line
 

@@ -70,6 +70,9 @@ class Gate:
     # Reads the gate's own [tool.pipeline.<name>] table ({} when absent) into its
     # settings record; None for a gate that has no settings of its own.
     settings: Callable[[object], object] | None = field(default=None, repr=False, compare=False)
+    # Its notes belong in the run's summary whatever its verdict (the policy
+    # gate's notes list a pull request's policy changes, passing or not).
+    notes_in_summary: bool = False
 
     @property
     def module(self) -> str:

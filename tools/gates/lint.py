@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools import layout, reports, sarif, settings, targets, toolrun
+from tools import layout, policy, reports, sarif, settings, targets, toolrun
 from tools.errors import GateError, SettingsError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -51,7 +51,7 @@ ROOT = Path.cwd()
 RUFF_SARIF = REPORTS / "lint.sarif"
 ZIZMOR_SARIF = REPORTS / "zizmor.sarif"
 PIPELINE_RUFF = Path(__file__).resolve().parents[1] / "ruff.toml"
-ZIZMOR_CONFIG = Path(".github/zizmor.yml")
+ZIZMOR_CONFIG = policy.path(".github/zizmor.yml")
 # In tests, `assert` is the point (S101) and secrets, passwords and temp paths are
 # fixtures (S105, S106, S108): the same lines in the code under test still block.
 DEFAULT_TEST_IGNORE = ("S101", "S105", "S106", "S108")
@@ -205,7 +205,7 @@ class Plan:
 def plan(root: Path) -> Plan:
     config = settings.load()
     own: LintSettings = config.of(GATE)
-    where, project = project_ruff(root)
+    where, project = project_ruff(policy.root())
     exclusions = {**DEFAULT_EXCLUDE, **own.exclude}
     for name in ("exclude", "extend-exclude"):
         for pattern in project.get(name) or []:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tools import network, reports, sarif, settings, targets, toolrun
+from tools import network, policy, reports, sarif, settings, targets, toolrun
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -40,8 +40,8 @@ from tools.toolrun import run_tool, venv_state
 from tools.verdict import Finding
 
 ROOT = Path.cwd()
-RULES = Path(".semgrep/rules.yml")
-RULE_TESTS = Path(".semgrep/tests/rules.py")
+RULES = policy.path(".semgrep/rules.yml")
+RULE_TESTS = policy.path(".semgrep/tests/rules.py")
 SARIF_REPORT = REPORTS / "sast.sarif"
 JSON_REPORT = REPORTS / "sast.json"
 DEFAULT_REGISTRY = "https://semgrep.dev"
@@ -54,7 +54,7 @@ QUIET_FLAGS = ("--metrics=off", "--disable-version-check")
 RULE_TESTS_PASSED = venv_state(".semgrep-rule-tests-passed")
 # Without a login Semgrep fills fingerprints and matched lines with this placeholder.
 LOGIN_PLACEHOLDER = "requires login"
-SEMGREPIGNORE = Path(".semgrepignore")
+SEMGREPIGNORE = policy.path(".semgrepignore")
 DEFAULT_EXCLUDE = {
     ".semgrep/tests/": "Semgrep's rule fixtures: vulnerable on purpose, checked by the rule tests"
 }
@@ -354,10 +354,27 @@ def first_error(path: Path) -> str | None:
     return None
 
 
+def local_id(check_id: str) -> str:
+    """A project rule's own id. Semgrep prefixes it with its file's folder, dotted
+    (``semgrep.flask-debug-true`` for ``.semgrep/``, a longer one when the rules
+    come from a base's policy tree): the same rule keeps one id, so that its
+    alerts, baseline entries and suppressions stay the same, wherever the rules
+    were read from. Registry rules keep theirs."""
+    folder = RULES.parent.resolve()
+    try:
+        shown = folder.relative_to(ROOT.resolve()).as_posix()
+    except ValueError:
+        shown = folder.as_posix().lstrip("/")
+    prefix = shown.replace("/", ".").lstrip(".") + "."
+    return check_id.removeprefix(prefix) if check_id.startswith(prefix) else check_id
+
+
 def tidy_sarif(notes: list[str], ledger: Ledger) -> dict:
-    """Relative paths for GitHub; no matched text (p/default has secret detectors); no
-    placeholder fingerprint, which would make every alert look like the same one."""
-    log = sarif.drop_snippets(sarif.relativize(sarif.load(SARIF_REPORT, tool="semgrep"), ROOT))
+    """Relative paths for GitHub; project rules by their own ids; no matched text
+    (p/default has secret detectors); no placeholder fingerprint, which would make
+    every alert look like the same one."""
+    log = sarif.load(SARIF_REPORT, tool="semgrep")
+    log = sarif.drop_snippets(sarif.rename_rules(sarif.relativize(log, ROOT), local_id))
     for run in log["runs"]:
         for result in run.get("results") or []:
             fingerprints = result.get("fingerprints") or {}
@@ -392,6 +409,8 @@ def tidy_json(notes: list[str], chosen: targets.Selection) -> dict:
     account(chosen, set(report["paths"]["scanned"]), problems)
     for result in report["results"]:
         result.get("extra", {}).pop("lines", None)
+        if isinstance(result.get("check_id"), str):
+            result["check_id"] = local_id(result["check_id"])
     for problem in problems:  # Semgrep's messages may quote the code
         problem.pop("message", None)
         problem.pop("spans", None)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools import git as git_cli
-from tools import gitleaks, history, reports, sarif, suppressions, textscan
+from tools import gitleaks, history, policy, reports, sarif, suppressions, textscan
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -35,10 +34,10 @@ from tools.text import last_line
 from tools.verdict import Finding
 
 ROOT = Path.cwd()
-CONFIG = Path(".gitleaks.toml")
+CONFIG = policy.path(".gitleaks.toml")
 SARIF_REPORT = REPORTS / "secrets.sarif"
 JSON_REPORT = REPORTS / "secrets.json"
-BASE_REF_ENV = "PIPELINE_BASE_REF"
+BASE_REF_ENV = policy.BASE_ENV
 LEAKS_EXIT = textscan.LEAKS_EXIT
 # The pipeline's own working folders: venvs full of third-party test data, and
 # these reports. git ignores them; a scan of the working tree skips them.
@@ -242,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(prog="secrets", description=__doc__)
     options.add_argument(
         "--base-ref",
-        default=os.environ.get(BASE_REF_ENV),
+        default=policy.base_ref(),
         help=f"scan only BASE_REF..HEAD (default: ${BASE_REF_ENV}; unset: the full history)",
     )
     options.add_argument(

@@ -152,9 +152,8 @@ def report(what: str, host: str, result: Result) -> None:
         warn(f"{what} NOT delivered to {host}: {result.reason}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    policy = Policy(
+def policy_of(args: argparse.Namespace) -> Policy:
+    return Policy(
         connect_timeout_s=args.connect_timeout,
         read_timeout_s=args.read_timeout,
         attempts=int(args.attempts),
@@ -162,27 +161,24 @@ def main(argv: list[str] | None = None) -> int:
         retry_after_cap_s=args.retry_after_cap,
         budget_s=args.budget,
     )
+
+
+def receivers_now() -> Receivers | None:
+    """The receivers to tell now; None when there are none, said why. BadConfig
+    when a notify variable is set but unusable."""
     if not notify.configured():
         say(notify.NOT_CONFIGURED)
-        return EXIT_OK
-    try:
-        receivers = configure(os.environ)
-    except target.BadConfig as bad:
-        error(str(bad))
-        return EXIT_BAD_CONFIG
+        return None
+    receivers = configure(os.environ)
     if receivers.webhook and receivers.webhook.plaintext_remote:
         host = receivers.webhook.host
         warn(f"plain http to {host}: the payload travels unencrypted, use https")
     receivers = reachable_now(receivers)
-    if not receivers.webhook and not receivers.hive:
-        return EXIT_OK
+    return receivers if receivers.webhook or receivers.hive else None
 
-    outcome, problems = inputs.read_outcome(args.record)
-    for problem in problems:
-        error(f"{problem}; notifying with status {outcome.status!r}")
-    document = payload.build(
-        outcome, inputs.run_context(), problems[0].source if problems else None
-    )
+
+def send(receivers: Receivers, document: payload.Payload, policy: Policy) -> None:
+    """Deliver ``document`` to every receiver at once, each result said."""
     deliveries: list[tuple[str, Delivery]] = []
     if receivers.webhook:
         deliveries.append(
@@ -193,6 +189,24 @@ def main(argv: list[str] | None = None) -> int:
     results = deliver_all([delivery for _, delivery in deliveries], policy=policy, log=say)
     for (what, delivery), result in zip(deliveries, results, strict=True):
         report(what, delivery.target.host, result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        receivers = receivers_now()
+    except target.BadConfig as bad:
+        error(str(bad))
+        return EXIT_BAD_CONFIG
+    if receivers is None:
+        return EXIT_OK
+    outcome, problems = inputs.read_outcome(args.record)
+    for problem in problems:
+        error(f"{problem}; notifying with status {outcome.status!r}")
+    document = payload.build(
+        outcome, inputs.run_context(), problems[0].source if problems else None
+    )
+    send(receivers, document, policy_of(args))
     return EXIT_BAD_CONFIG if problems else EXIT_OK
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from tools import identity, reports
 from tools.errors import NotifyError, RecordError
+from tools.gates.policy import GATE, WEAKENED
+from tools.policy import Change
 from tools.reports import PIPELINE_JSON
 from tools.verdict import GATE_NAME, GateRecord, PipelineRecord, Status
 
@@ -56,6 +58,7 @@ class Outcome:
     branch: str | None = None
     started_at: str | None = None
     duration_s: float | None = None
+    policy_changes: tuple[Change, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,19 @@ def load_record(path: Path = PIPELINE_RECORD) -> Outcome | None:
         branch=record.branch,
         started_at=record.started_at,
         duration_s=record.duration_s,
+        policy_changes=weakening_changes(record.gates),
+    )
+
+
+def weakening_changes(gates: list[GateRecord]) -> tuple[Change, ...]:
+    """The policy changes the ``policy`` gate blocked on: the record keeps a
+    gate's blocking findings, and those are the changes that do not tighten."""
+    return tuple(
+        Change(where=finding.path, what=finding.message, tightens=False)
+        for gate in gates
+        if gate.gate == GATE.name
+        for finding in gate.blocking
+        if finding.rule == WEAKENED
     )
 
 

@@ -1,9 +1,10 @@
 """The JSON document posted to the webhook, bounded in size and free of secrets.
 
-It carries the run's identity, its overall status, a severity and, per gate,
-the status, the count of findings per SARIF level and the ids of the rules that
-blocked. Never a finding's message, path or matched text, never a secret, never
-the webhook URL: the SOC follows ``run_url`` for details.
+It carries the run's identity, its overall status, a severity, per gate the
+status, the count of findings per SARIF level and the ids of the rules that
+blocked, and a pull request's changes to gate policy in plain words (secret-
+shaped text masked). Never a finding's message, path or matched text, never a
+secret, never the webhook URL: the SOC follows ``run_url`` for details.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from tools import gates
 from tools.clock import utc_now
 from tools.gates import Severity
 from tools.notify.inputs import Outcome, RunContext
+from tools.policy import Change
+from tools.text import mask_secrets
 from tools.verdict import GateRecord, Status
 
 SCHEMA_VERSION = 1
@@ -33,6 +36,8 @@ BASELINE_SEVERITY = Severity.LOW
 # Size bounds: the worst case stays under MAX_BODY_BYTES (a test builds it).
 MAX_BODY_BYTES = 32 * 1024
 MAX_GATES = 16
+MAX_POLICY_CHANGES = 12
+MAX_CHANGE_CHARS = 160
 MAX_RULES_PER_GATE = 10
 MAX_ID_CHARS = 64
 MAX_TEXT_CHARS = 200
@@ -64,6 +69,8 @@ class Payload:
     gates: list[GateRecord]  # sent as gate_entry() projects them: never a finding's text
     gates_omitted: int
     not_run: list[str]  # gates that never ran: their verdict is unknown, not clean
+    policy_changes: list[dict[str, object]]  # policy_entry() of each, capped
+    policy_changes_omitted: int
 
     def body(self) -> bytes:
         """The exact bytes sent and signed: compact, key order fixed."""
@@ -97,6 +104,14 @@ def gate_entry(gate: GateRecord) -> dict[str, object]:
         "findings": {level: min(count, MAX_COUNT) for level, count in gate.findings.items()},
         "blocking_rules": rules,
         "blocking_rules_omitted": omitted,
+    }
+
+
+def policy_entry(change: Change) -> dict[str, object]:
+    return {
+        "where": _text(mask_secrets(change.where), MAX_ID_CHARS),
+        "what": _text(mask_secrets(change.what), MAX_CHANGE_CHARS),
+        "tightens": change.tightens,
     }
 
 
@@ -166,4 +181,6 @@ def build(outcome: Outcome, context: RunContext, input_error: str | None = None)
         gates=outcome.gates[:MAX_GATES],
         gates_omitted=max(0, len(outcome.gates) - MAX_GATES),
         not_run=[name[:MAX_ID_CHARS] for name in missing[:MAX_GATES]],
+        policy_changes=[policy_entry(c) for c in outcome.policy_changes[:MAX_POLICY_CHANGES]],
+        policy_changes_omitted=max(0, len(outcome.policy_changes) - MAX_POLICY_CHANGES),
     )

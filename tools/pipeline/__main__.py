@@ -27,13 +27,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import identity, reports
+from tools import gates, identity, policy, reports
 from tools import notify as webhook
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.pipeline import record, summary
 from tools.reports import NOX_REPORT, PIPELINE_JSON, SUMMARY_MD
-from tools.text import console, console_line
+from tools.text import console, console_line, last_line
 from tools.verdict import PipelineRecord, Status
 
 LOG_TAIL_LINES = 15
@@ -183,7 +183,9 @@ def run_graph(
 ) -> dict[str, dict]:
     jobs = ["-j", str(args.jobs)]
     NOX_REPORT.unlink(missing_ok=True)
-    run_nox(["-s", *gates, *jobs, "--report", str(NOX_REPORT), *nox_options], logs)
+    # Absolute: nox runs from the folder of the noxfile it is given (the base's).
+    report = str(Path.cwd() / NOX_REPORT)
+    run_nox(["-s", *gates, *jobs, "--report", report, *nox_options], logs)
     results = read_nox_results(NOX_REPORT)
     # --keep-going reruns what nox skipped, prerequisites excluded; nox still
     # orders the rerun by the graph, so a gate whose prerequisite failed again
@@ -193,7 +195,7 @@ def run_graph(
         print(f"pipeline: --keep-going: running {', '.join(skipped)} despite failed prerequisites")
         NOX_REPORT.unlink(missing_ok=True)
         run_nox(
-            ["-s", *skipped, "--no-dependencies", *jobs, "--report", str(NOX_REPORT), *nox_options],
+            ["-s", *skipped, "--no-dependencies", *jobs, "--report", report, *nox_options],
             logs,
         )
         rerun = read_nox_results(NOX_REPORT)
@@ -248,20 +250,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="gates run at once, a number or `auto` for one per CPU (default: %(default)s)",
     )
     parser.add_argument(
+        "--base",
+        help="judge the checkout as a pull request onto BASE: every gate runs with the "
+        "base's policy, secrets scans BASE..HEAD, and policy lists what changed "
+        "(default: $PIPELINE_BASE_REF)",
+    )
+    parser.add_argument(
         "--gates",
         required=True,
         type=lambda names: [name for name in names.split(",") if name],
         help="the gate sessions, comma-separated: what the noxfile's pipeline session passes",
     )
     args, nox_options = parser.parse_known_args(argv)
+    if args.base:
+        # Every nox this starts, and every gate in it, reads the base from here.
+        os.environ[policy.BASE_ENV] = args.base
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
         with only_run_here():
             reports.prepare(fresh=True)
+            if policy.base_ref():
+                args.gates, nox_options = judged_by_the_base(nox_options)
             return run(args, nox_options)
     except PipelineError as error:
         print(f"pipeline: error: {console(str(error))}", file=sys.stderr)
         return 2
+
+
+def judged_by_the_base(nox_options: list[str]) -> tuple[list[str], list[str]]:
+    """A pull request is run by its base's noxfile, gates and notify included: the
+    pull request's own noxfile (which might point a gate at another config) only
+    counts once merged. The base's gates judge this checkout (PIPELINE_TARGET);
+    the venvs stay this checkout's."""
+    base = policy.base_ref() or ""
+    commit = policy.resolve(base)
+    folder = Path(".nox").resolve() / f"policy-{commit[:16]}"
+    policy.materialize_once(base, folder)
+    noxfile = folder / "noxfile.py"
+    if not noxfile.is_file():
+        raise PipelineError(f"the policy of {base} has no noxfile.py: {folder}")
+    os.environ[policy.TARGET_ENV] = str(Path.cwd())
+    options = ["-f", str(noxfile)]
+    if "--envdir" not in nox_options:
+        options += ["--envdir", str(Path(".nox").resolve())]
+    listed = subprocess.run(
+        nox_command(*options, "-l", "--json", "-t", gates.GATE_TAG, "--no-dependencies"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        names = [entry["name"] for entry in json.loads(listed.stdout)]
+    except (ValueError, KeyError, TypeError):
+        names = []
+    if not names:
+        raise PipelineError(
+            f"the base's noxfile lists no gates: {console(last_line(listed.stderr))}"
+        )
+    print(f"pipeline: judged by the policy of {base} ({commit[:12]}): gates {', '.join(names)}")
+    return names, [*options, *nox_options]
 
 
 def run(args: argparse.Namespace, nox_options: list[str]) -> int:

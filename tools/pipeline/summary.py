@@ -8,6 +8,7 @@ table cell in the summary, nor a line or a workflow command on the console.
 
 from __future__ import annotations
 
+from tools import gates
 from tools.text import console, console_line
 from tools.text import markdown as md
 from tools.verdict import GateRecord, PipelineRecord, Status
@@ -80,6 +81,10 @@ def markdown(run: PipelineRecord) -> str:
     ]
     lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in _rows(run)]
     for gate in run.gates:
+        spec = gates.registry().get(gate.gate)
+        if spec and spec.notes_in_summary and gate.notes:
+            lines += ["", f"### {md(gate.gate)}", ""]
+            lines += [f"- {md(note)}" for note in gate.notes]
         if gate.status == Status.PASSED:
             continue
         lines += ["", f"### {md(gate.gate)}: {gate.status}", "", md(gate.reason or "")]
