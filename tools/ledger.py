@@ -35,6 +35,8 @@ class Ledger:
     excluded: list[Skip] = field(default_factory=list)  # by the gate's policy, with its reason
     skipped: list[Skip] = field(default_factory=list)  # not analysed by the tool
     notes: list[str] = field(default_factory=list)  # how targets were taken (links followed...)
+    changed_only: bool = False  # pull-request mode: only what the pull request changed
+    unchanged: int = 0  # tracked, of the kinds scanned, and left alone by the pull request
 
     @property
     def refused(self) -> list[Skip]:
@@ -42,7 +44,12 @@ class Ledger:
         return [skip for skip in self.skipped if skip.accepted is None]
 
     def line(self) -> str:
-        parts = [f"scanned {self.scanned} of {self.total} tracked {self.unit}"]
+        if self.changed_only:
+            changed = self.total - self.unchanged
+            parts = [f"scanned {self.scanned} of {changed} changed of {self.total} tracked "
+                     f"{self.unit} (pull-request mode)"]  # fmt: skip
+        else:
+            parts = [f"scanned {self.scanned} of {self.total} tracked {self.unit}"]
         if self.excluded:
             parts.append(f"{len(self.excluded)} excluded by policy")
         if self.skipped:
@@ -77,6 +84,7 @@ class Ledger:
             "excluded_count": len(self.excluded),
             "skipped": [vars(skip) for skip in self.skipped[:MAX_LISTED]],
             "skipped_count": len(self.skipped),
+            **({"changed": self.total - self.unchanged} if self.changed_only else {}),
         }
 
     def notifications(self) -> list[dict[str, Any]]:

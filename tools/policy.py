@@ -60,6 +60,9 @@ PIPELINE_MARK = "tools/gates/__init__.py"
 PROJECT_OWN = (".gitleaksignore", ".pipeline/")
 # Left in a materialized tree that stands for a base without a pipeline.
 ADOPTING_MARK = ".adopting"
+# Set in the run that scans the base's versions of a pull request's changed
+# files (tools.baseline): it must not start another, and may find no file.
+BASE_SIDE_ENV = "PIPELINE_BASE_SIDE"
 
 
 class PolicyError(PipelineError):
@@ -94,6 +97,12 @@ def base_ref() -> str | None:
         return given
     target = (os.environ.get("GITHUB_BASE_REF") or "").strip()
     return f"origin/{target}" if target and os.environ.get("GITHUB_ACTIONS") == "true" else None
+
+
+def partial_scan() -> bool:
+    """A scan of part of the repository: a pull request's changed files, or
+    the base's versions of them. Finding no file to scan is then no error."""
+    return bool(base_ref() or os.environ.get(BASE_SIDE_ENV))
 
 
 @dataclass(frozen=True)

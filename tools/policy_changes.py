@@ -12,13 +12,14 @@ policy gate's blocking findings, for code owners to review.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools import release, settings
+from tools import baseline, release, settings
 from tools.gates import lint, test
 from tools.policy import Change, read_toml
 
@@ -309,21 +310,22 @@ def _changed_file(base: Path, head: Path, name: str, what: str) -> list[Change]:
 
 
 def _baseline(base: Path, head: Path) -> list[Change]:
-    name = ".pipeline/baseline.json"
-
-    def entries(root: Path) -> set[str]:
+    def entries(root: Path) -> Counter[tuple[str, str, str]]:
         try:
-            document = json.loads((root / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return set()
-        return {json.dumps(entry, sort_keys=True) for entry in document.get("findings") or []}
+            gates = baseline.load(root)
+        except baseline.BaselineError:
+            return Counter({("?", "?", "unreadable"): 1})
+        return Counter(
+            {(gate, e.rule, e.fingerprint): e.count for gate, found in gates.items() for e in found}
+        )
 
     before, after = entries(base), entries(head)
+    where = baseline.BASELINE
     changes = []
-    if added := len(after - before):
-        changes.append(Change(name, f"{added} finding(s) added to the baseline", False))
-    if removed := len(before - after):
-        changes.append(Change(name, f"{removed} finding(s) removed from the baseline", True))
+    if added := sum((after - before).values()):
+        changes.append(Change(where, f"{added} finding(s) added to the baseline", False))
+    if removed := sum((before - after).values()):
+        changes.append(Change(where, f"{removed} finding(s) removed from the baseline", True))
     return changes
 
 

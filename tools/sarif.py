@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from tools import reports
+from tools import fingerprint, reports
 from tools.errors import SarifError
 from tools.text import mask_secrets
 from tools.verdict import Finding
@@ -170,13 +170,18 @@ def _rules(run: dict) -> list[dict]:
 
 
 def findings(
-    log: dict, *, blocking: Callable[[str], bool], rule_messages: bool = False
+    log: dict,
+    *,
+    blocking: Callable[[str], bool],
+    rule_messages: bool = False,
+    root: Path | None = None,
 ) -> list[Finding]:
     """Every result as a Finding; ``blocking(level)`` decides which fail the gate.
 
     With ``rule_messages`` a finding carries its rule's description instead of
     the result's message, which some tools fill with the code they matched:
-    findings travel into records, summaries and notifications."""
+    findings travel into records, summaries and notifications. Each carries its
+    fingerprint, read from the code under ``root`` (the working directory)."""
     found: list[Finding] = []
     for run in log["runs"]:
         levels, texts = rule_levels(run), rule_texts(run)
@@ -197,6 +202,8 @@ def findings(
                     line=line,
                     message=text.splitlines()[0] if text else "",
                     blocking=blocking(level),
+                    fingerprint=(result.get("partialFingerprints") or {}).get(fingerprint.VERSION)
+                    or fingerprint.of_sarif_result(result, root or Path.cwd()),
                 )
             )
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from tools import fingerprint as pipeline_fingerprint
 from tools import sarif
 
 WHERE = {
@@ -41,6 +42,11 @@ def fingerprint(commit: str | None, path: str, rule: str, line: int | None) -> s
     return ":".join(str(part) for part in (commit, path, rule, line or 0) if part is not None)
 
 
+def stable_fingerprint(leak: Leak) -> str:
+    """The baseline's fingerprint of a leak: where git holds it, never its value."""
+    return pipeline_fingerprint.of(leak.rule, "secret", leak.fingerprint)
+
+
 def sarif_log(release: str, leaks: list[Leak]) -> dict:
     """One run; suppressed findings stay in it, marked as such, as GitHub expects."""
     rules = {leak.rule: leak.description for leak in leaks}
@@ -54,7 +60,10 @@ def sarif_log(release: str, leaks: list[Leak]) -> dict:
             "level": "error",
             "message": {"text": f"{leak.description} Secret {leak.where()} (value redacted)."},
             "locations": [{"physicalLocation": location}],
-            "partialFingerprints": {"gitleaksFingerprint/v1": leak.fingerprint},
+            "partialFingerprints": {
+                "gitleaksFingerprint/v1": leak.fingerprint,
+                pipeline_fingerprint.VERSION: stable_fingerprint(leak),
+            },
         }
         if leak.commit:
             result["partialFingerprints"]["commitSha"] = leak.commit

@@ -9,17 +9,22 @@ each exclusion with its reason; a link is scanned at its target when the
 target is inside the repository, and is a skip when it points outside; a
 file too large, or whose name is not UTF-8, is a skip. The gate hands the
 tool the list, and records it all in its ``Ledger``.
+
+In pull-request mode (a base), a gate that scans changed files takes only
+the tracked files that differ from the merge base of the base and HEAD
+(working-tree edits included), and its ledger says "N changed of M".
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tools import git
+from tools import git, policy
 from tools.ledger import Ledger, Skip
 
 SYMLINK = "120000"
@@ -35,6 +40,27 @@ class Tracked:
 class Selection:
     targets: list[str] = field(default_factory=list)  # what the tool is handed
     ledger: Ledger = field(default_factory=lambda: Ledger("files"))
+
+
+@functools.cache
+def merge_base() -> str | None:
+    """Where the pull request forked from its base; None without a base (or
+    when the two share no history: then every file counts as changed)."""
+    base = policy.base_ref()
+    if not base:
+        return None
+    return git.answer("merge-base", policy.resolve(base), "HEAD")
+
+
+@functools.cache
+def changed_paths() -> frozenset[str] | None:
+    """The files a pull request changes; None outside pull-request mode."""
+    if not policy.base_ref():
+        return None
+    fork = merge_base()
+    if fork is None:
+        return frozenset(entry.path for entry in tracked(Path.cwd()))
+    return frozenset(git.paths("diff", "--name-only", "-z", "--no-renames", fork, "--"))
 
 
 def tracked(root: Path) -> list[Tracked]:
@@ -108,14 +134,20 @@ def select(
     exclusions: dict[str, str],
     accepted: dict[str, str] | None = None,
     max_bytes: int | None = None,
+    changed: frozenset[str] | None = None,
 ) -> Selection:
-    """The files of ``kind`` a gate scans, and its ledger before the tool runs."""
+    """The files of ``kind`` a gate scans, and its ledger before the tool runs;
+    with ``changed`` (pull-request mode), those of them a pull request changed."""
     accepted = accepted or {}
     chosen = Selection()
     ledger = chosen.ledger
     root_resolved = root.resolve()
     entries = [entry for entry in tracked(root) if kind(entry.path)]
     ledger.total = len(entries)
+    if changed is not None:
+        ledger.changed_only = True
+        entries = [entry for entry in entries if entry.path in changed]
+        ledger.unchanged = ledger.total - len(entries)
 
     def skip(path: str, why: str) -> None:
         ledger.skipped.append(Skip(path, why, matching(path, accepted)))

@@ -41,6 +41,8 @@ class Finding:
     line: int | None
     message: str  # never the matched text: records travel to the SOC
     blocking: bool
+    fingerprint: str | None = None  # what the finding is, wherever it sits (tools.fingerprint)
+    state: str | None = None  # "new" or "existing", once judged (tools.baseline)
 
     def location(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
@@ -83,6 +85,7 @@ class GateRecord:
     notes: list[str] = field(default_factory=list)
     reason: str | None = None  # why it did not pass; None when it passed
     coverage: dict[str, Any] | None = None  # a scanning gate's ledger (tools.ledger)
+    debt: dict[str, int] | None = None  # new / existing / fixed, for a gate that holds the line
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +100,7 @@ class GateRecord:
             "notes": list(self.notes),
             "reason": self.reason,
             "coverage": self.coverage,
+            "debt": self.debt,
         }
 
     def dumps(self) -> str:
@@ -125,6 +129,7 @@ class GateRecord:
             notes=_strings(item, "notes"),
             reason=_optional_string(item, "reason"),
             coverage=_optional_object(item, "coverage"),
+            debt=_debt(item.get("debt")),
         )
 
     @classmethod
@@ -260,6 +265,17 @@ def _strings(item: dict[str, Any], key: str) -> list[str]:
     if not all(isinstance(value, str) for value in values):
         raise RecordError(f"has {key} that are not all strings")
     return values
+
+
+def _debt(value: object) -> dict[str, int] | None:
+    if value is None:
+        return None
+    item = _object(value, "debt")
+    if set(item) != {"new", "existing", "fixed"} or any(
+        type(count) is not int or count < 0 for count in item.values()
+    ):
+        raise RecordError("has a debt that is not counts of new, existing and fixed findings")
+    return dict(item)
 
 
 def _status(value: object) -> Status:

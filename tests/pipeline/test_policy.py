@@ -141,8 +141,24 @@ def settings(text: str) -> dict[str, str]:
             {"1 code-owner line(s) removed from .github/CODEOWNERS": False},
         ),
         (
-            {".pipeline/baseline.json": json.dumps({"findings": [{"rule": "no-eval"}]})},
-            {"1 finding(s) added to the baseline": False},
+            {
+                ".pipeline/baseline.json": json.dumps(
+                    {
+                        "schema_version": 1,
+                        "gates": {
+                            "sast": [
+                                {
+                                    "rule": "no-eval",
+                                    "path": "src/app.py",
+                                    "fingerprint": "f1",
+                                    "count": 2,
+                                }
+                            ]
+                        },
+                    }
+                )
+            },
+            {"2 finding(s) added to the baseline": False},
         ),
         (
             {"tools/gates/__init__.py": "# every gate passes now\n"},

@@ -73,6 +73,11 @@ class Gate:
     # Its notes belong in the run's summary whatever its verdict (the policy
     # gate's notes list a pull request's policy changes, passing or not).
     notes_in_summary: bool = False
+    # Its findings may be baselined (tools.baseline): only new ones block.
+    holds_the_line: bool = False
+    # In pull-request mode it scans the changed files only, and the base's
+    # versions of them to tell the findings the base already had.
+    changed_files_in_pr: bool = False
 
     @property
     def module(self) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from tools import reports, settings
+from tools import baseline, reports, settings
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.gates import Gate
@@ -113,6 +113,7 @@ def main(
     try:
         reports.prepare(fresh=False)
         record_path(gate.name).unlink(missing_ok=True)
+        baseline.findings_report(gate.name).unlink(missing_ok=True)
         # A report left by an earlier run must never pass for this one's.
         remove_reports(gate)
         with workflow_commands_off():
@@ -132,6 +133,20 @@ def main(
         remove_reports(gate)
     outcome.account()
     outcome.findings = [masked(finding) for finding in outcome.findings]
+    debt = None
+    if gate.holds_the_line and not errored:
+        try:
+            outcome.findings, debt = baseline.hold_the_line(gate, outcome.findings)
+        except PipelineError as error:
+            reason, errored = str(error), True
+            print(f"{gate.name}: error: {console(reason)}", file=sys.stderr)
+            remove_reports(gate)
+        else:
+            outcome.notes.append(debt.line())
+            outcome.notes += [
+                f"fixed: {entry.rule} (was in {entry.path})"
+                for entry in (debt.fixed or [])[:MAX_BLOCKING_IN_RECORD]
+            ]
     blocking = outcome.blocking
     if reason is None and blocking:
         rules = sorted({finding.rule for finding in blocking})
@@ -154,6 +169,7 @@ def main(
         notes=outcome.notes,
         reason=reason,
         coverage=outcome.ledger.to_json() if outcome.ledger else None,
+        debt=debt.to_json() if debt else None,
     )
     reports.write_text(record_path(gate.name), record.dumps() + "\n")
     if reason is None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools import layout, policy, reports, sarif, settings, targets, toolrun
+from tools import fingerprint, layout, policy, reports, sarif, settings, targets, toolrun
 from tools.errors import GateError, SettingsError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -118,6 +118,8 @@ GATE = Gate(
     reports=(RUFF_SARIF, ZIZMOR_SARIF),
     bare=bare,
     settings=read_settings,
+    holds_the_line=True,
+    changed_files_in_pr=True,
 )
 
 
@@ -210,12 +212,20 @@ def plan(root: Path) -> Plan:
     for name in ("exclude", "extend-exclude"):
         for pattern in project.get(name) or []:
             exclusions.setdefault(pattern, f"excluded by the project's ruff {name}")
+    changed = targets.changed_paths()
     python = targets.select(
-        root, kind=targets.suffix_in(".py", ".pyi"), exclusions=exclusions, accepted=own.accept
+        root,
+        kind=targets.suffix_in(".py", ".pyi"),
+        exclusions=exclusions,
+        accepted=own.accept,
+        changed=changed,
     )
-    workflows = targets.select(root, kind=is_workflow, exclusions={}, accepted=own.accept)
+    workflows = targets.select(
+        root, kind=is_workflow, exclusions={}, accepted=own.accept, changed=changed
+    )
     ledger = python.ledger
     ledger.total += workflows.ledger.total
+    ledger.unchanged += workflows.ledger.unchanged
     ledger.skipped += workflows.ledger.skipped
     tests = layout.test_paths(root, config)
     zizmor_config = ["--config", str(ZIZMOR_CONFIG)] if ZIZMOR_CONFIG.is_file() else ["--no-config"]
@@ -340,6 +350,8 @@ def ruff_format(plan_: Plan, timeout_s: float) -> list[Finding]:
             line=line,
             message="not formatted: run `ruff format`",
             blocking=True,
+            # The whole file is the finding: its rule and its name stand for it.
+            fingerprint=fingerprint.of("ruff-format", "file", path),
         )
         for path, line in sorted(unformatted.items())
     ]

@@ -125,6 +125,8 @@ GATE = Gate(
     reports=(SARIF_REPORT, JSON_REPORT),
     bare=bare,
     settings=read_settings,
+    holds_the_line=True,
+    changed_files_in_pr=True,
 )
 
 
@@ -275,6 +277,7 @@ def choose_targets(with_packs: bool) -> targets.Selection:
         exclusions={**DEFAULT_EXCLUDE, **semgrepignore(), **own.exclude},
         accepted=own.accept,
         max_bytes=MAX_TARGET_BYTES,
+        changed=targets.changed_paths(),
     )
 
 
@@ -471,6 +474,12 @@ def run(context: Context) -> Outcome:
     )
     notes.append(f"configs: {', '.join(chosen.configs)}")
     selection = choose_targets(with_packs=len(chosen.configs) > 1)
+    if not selection.targets and policy.partial_scan():
+        notes.append("no changed file of the kinds Semgrep reads: nothing to scan")
+        sarif.write(sarif.empty("semgrep"), SARIF_REPORT)
+        reports.write_text(JSON_REPORT, json.dumps({"results": [], "notes": notes}) + "\n")
+        return Outcome(reports=[str(SARIF_REPORT), str(JSON_REPORT)], notes=notes,
+                       ledger=selection.ledger)  # fmt: skip
     if not selection.targets:
         raise GateError(
             "semgrep scanned no files: the repository tracks no Python file outside the "

@@ -29,7 +29,7 @@ from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
 from tools.ledger import Ledger
 from tools.reports import REPORTS
-from tools.secrets_report import Leak, fingerprint, leak_record, sarif_log
+from tools.secrets_report import Leak, fingerprint, leak_record, sarif_log, stable_fingerprint
 from tools.text import last_line
 from tools.verdict import Finding
 
@@ -75,6 +75,7 @@ GATE = Gate(
     severity=Severity.HIGH,
     reports=(SARIF_REPORT, JSON_REPORT),
     bare=bare,
+    holds_the_line=True,
 )
 
 
@@ -169,7 +170,15 @@ def as_finding(leak: Leak) -> Finding:
         f"secret {leak.where()} (value redacted): rotate it; if it is no secret, add its "
         f"fingerprint from {JSON_REPORT} to .gitleaksignore"
     )
-    return Finding(leak.rule, "error", leak.file, leak.line, message, blocking=True)
+    return Finding(
+        leak.rule,
+        "error",
+        leak.file,
+        leak.line,
+        message,
+        blocking=True,
+        fingerprint=stable_fingerprint(leak),
+    )
 
 
 def coverage_note(where: Scope, release: str, coverage: history.Coverage, scanned: int) -> str:

@@ -104,6 +104,8 @@ def gate_entry(gate: GateRecord) -> dict[str, object]:
         "findings": {level: min(count, MAX_COUNT) for level, count in gate.findings.items()},
         "blocking_rules": rules,
         "blocking_rules_omitted": omitted,
+        # New, existing (baselined, or already at the base) and fixed findings.
+        "debt": {key: min(count, MAX_COUNT) for key, count in (gate.debt or {}).items()} or None,
     }
 
 

@@ -13,7 +13,7 @@ from tools.text import console, console_line
 from tools.text import markdown as md
 from tools.verdict import GateRecord, PipelineRecord, Status
 
-HEADER = ["gate", "status", "duration", "findings", "covered", "reports"]
+HEADER = ["gate", "status", "duration", "findings", "new / existing / fixed", "covered", "reports"]
 
 
 def findings_text(gate: GateRecord) -> str:
@@ -26,11 +26,21 @@ def duration_text(seconds: float | None) -> str:
 
 
 def covered_text(gate: GateRecord) -> str:
-    """What the gate's ledger says it covered: "64 of 92 files"."""
+    """What the gate's ledger says it covered: "64 of 92 files", or in
+    pull-request mode "3 of 3 changed of 92 files"."""
     ledger = gate.coverage or {}
     if not ledger:
         return "-"
-    return f"{ledger.get('scanned', 0)} of {ledger.get('total', 0)} {ledger.get('unit', '')}"
+    changed = f" of {ledger['changed']} changed" if "changed" in ledger else ""
+    return (
+        f"{ledger.get('scanned', 0)}{changed} of {ledger.get('total', 0)} {ledger.get('unit', '')}"
+    )
+
+
+def debt_text(gate: GateRecord) -> str:
+    """A gate that holds the line: its new, existing and fixed findings."""
+    debt = gate.debt
+    return f"{debt['new']} / {debt['existing']} / {debt['fixed']}" if debt else "-"
 
 
 def _rows(run: PipelineRecord) -> list[list[str]]:
@@ -40,6 +50,7 @@ def _rows(run: PipelineRecord) -> list[list[str]]:
             gate.status,
             duration_text(gate.duration_s),
             findings_text(gate),
+            debt_text(gate),
             covered_text(gate),
             ", ".join(gate.reports) or "-",
         ]
