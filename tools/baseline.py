@@ -35,10 +35,11 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tools import fingerprint, git, policy, reports, sarif, targets
+from tools import fingerprint, git, policy, reports, sarif, suppressions, targets
 from tools.errors import GateError, PipelineError
 from tools.gates import Gate, registry
 from tools.reports import REPORTS
+from tools.suppressions import Suppression
 from tools.verdict import Finding
 
 BASELINE = ".pipeline/baseline.json"
@@ -199,20 +200,26 @@ def judge(
 # -- pull-request mode: the base's versions of the changed files -------------------------------
 
 
-def base_findings(gate: Gate, changed: frozenset[str]) -> list[Finding]:
+@dataclass(frozen=True)
+class BaseSide:
+    findings: list[Finding]
+    suppressions: list[Suppression]
+
+
+def base_side(gate: Gate, changed: frozenset[str]) -> BaseSide:
     """The gate's findings on the base's versions of the changed files, under
     the same policy: the gate runs again, in a scratch repository holding only
     those files as the merge base has them."""
     merge_base = targets.merge_base()
     if merge_base is None or not changed:
-        return []
+        return BaseSide([], [])
     present = [
         name
         for name in git.paths("ls-tree", "-r", "-z", "--name-only", merge_base)
         if name in changed
     ]
     if not present:  # every changed file is new: the base had none of them
-        return []
+        return BaseSide([], [])
     with tempfile.TemporaryDirectory(prefix=f"{gate.name}-base-") as scratch:
         root = Path(scratch)
         archive = git.run_bytes("archive", "--format=tar", merge_base, "--", *present)
@@ -238,7 +245,26 @@ def base_findings(gate: Gate, changed: frozenset[str]) -> list[Finding]:
         if result.returncode not in (0, 1):
             why = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise GateError(f"the base's versions of the changed files could not be scanned: {why}")
-        return read_findings(root / findings_report(gate.name))
+        report = root / findings_report(gate.name)
+        return BaseSide(read_findings(report), read_suppressions(report))
+
+
+def read_suppressions(path: Path) -> list[Suppression]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            Suppression(
+                tool=str(item["tool"]),
+                path=str(item["path"]),
+                line=item["line"] if type(item["line"]) is int else None,
+                rules=tuple(str(rule) for rule in item["rules"]),
+                reason=item["reason"],
+                until=item["until"],
+            )
+            for item in document.get("suppressions") or []
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise GateError(f"{path.name} is unreadable: {type(error).__name__}") from None
 
 
 def read_findings(path: Path) -> list[Finding]:
@@ -263,25 +289,34 @@ def read_findings(path: Path) -> list[Finding]:
 # -- the gate's side: judge, then say so everywhere --------------------------------------------
 
 
-def hold_the_line(gate: Gate, findings: list[Finding]) -> tuple[list[Finding], Debt]:
-    """``findings`` judged against the baseline and, in pull-request mode, the base."""
+def hold_the_line(
+    gate: Gate, findings: list[Finding], in_force: list[Suppression]
+) -> tuple[list[Finding], Debt, list[dict[str, object]]]:
+    """``findings`` judged against the baseline and, in pull-request mode, the
+    base; and the suppressions in force as record entries, those the pull
+    request adds marked new."""
     in_pull_request = policy.base_ref() is not None and not os.environ.get(BASE_SIDE_ENV)
     scanned, base = None, None
+    base_suppressions = suppressions.known_at_base(in_force)
     if in_pull_request and gate.changed_files_in_pr:
         scanned = targets.changed_paths()
-        base = base_findings(gate, scanned or frozenset())
+        base = base_side(gate, scanned or frozenset())
+        base_suppressions = [*(base_suppressions or []), *base.suppressions]
     elif in_pull_request:
         # The pull request's own commits, say: nothing the baseline records is among them.
         scanned = frozenset()
-    judged, debt = judge(findings, load().get(gate.name, []), base, scanned)
-    write_findings(gate, judged, debt)
+    judged, debt = judge(findings, load().get(gate.name, []), base.findings if base else None,
+                         scanned)  # fmt: skip
+    write_findings(gate, judged, debt, in_force)
     for report in gate.sarif_reports:
         if report.exists():
             mark_sarif(report, judged)
-    return judged, debt
+    return judged, debt, suppressions.marked_new(in_force, base_suppressions)
 
 
-def write_findings(gate: Gate, findings: list[Finding], debt: Debt) -> None:
+def write_findings(
+    gate: Gate, findings: list[Finding], debt: Debt, in_force: list[Suppression]
+) -> None:
     document = {
         "gate": gate.name,
         "debt": debt.to_json(),
@@ -297,6 +332,7 @@ def write_findings(gate: Gate, findings: list[Finding], debt: Debt) -> None:
             for f in findings
         ],
         "fixed": [entry.to_json() for entry in debt.fixed or []],
+        "suppressions": [s.to_json() for s in in_force],
     }
     reports.write_text(findings_report(gate.name), json.dumps(document, indent=2) + "\n")
 

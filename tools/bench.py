@@ -289,7 +289,7 @@ def history_stream(commits: int, seed: int = 7) -> bytes:
     """A `git fast-import` stream of ``commits`` commits: each changes a line or
     two of a few of 24 Python files; every 50th is a merge of a 3-commit
     branch, every 100th rewrites a binary file, every 250th is tagged."""
-    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    rng = random.Random(seed)  # noqa: S311 -- test data, not secrets
     files = {
         f"src/module_{n:02d}.py": [_line(rng, i) for i in range(HISTORY_LINES)]
         for n in range(HISTORY_FILES)

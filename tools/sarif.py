@@ -126,6 +126,25 @@ def rename_rules(log: dict, rename: Callable[[str], str]) -> dict:
     return log
 
 
+def mark_suppressed(path: Path, silenced: list[tuple[Finding, object]]) -> None:
+    """Each result a suppression silenced, kept and marked as GitHub reads it:
+    ``suppressions`` with the reason (the gate applied the tool's comments itself)."""
+    if not silenced or not path.exists():
+        return
+    reasons: dict[tuple[str, str, int | None], str] = {}
+    for finding, suppression in silenced:
+        why = getattr(suppression, "reason", None) or getattr(suppression, "tool", "suppressed")
+        reasons[(finding.rule, finding.path, finding.line)] = str(why)
+    log = load(path, tool=path.stem)
+    for run in log["runs"]:
+        for result in run.get("results") or []:
+            uri, line = first_location(result)
+            why = reasons.get((str(result.get("ruleId")), uri, line))
+            if why is not None:
+                result["suppressions"] = [{"kind": "inSource", "justification": why}]
+    write(log, path)
+
+
 def mask_messages(log: dict) -> dict:
     """Every result's and notification's text with secret-shaped values masked:
     a tool's message may quote the code it matched (ruff's F601 quotes a dict key)."""

@@ -86,6 +86,9 @@ class GateRecord:
     reason: str | None = None  # why it did not pass; None when it passed
     coverage: dict[str, Any] | None = None  # a scanning gate's ledger (tools.ledger)
     debt: dict[str, int] | None = None  # new / existing / fixed, for a gate that holds the line
+    # The suppressions in force (tools.suppressions): tool, path, line, rules,
+    # reason, until, and in pull-request mode whether the pull request adds it.
+    suppressions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +104,7 @@ class GateRecord:
             "reason": self.reason,
             "coverage": self.coverage,
             "debt": self.debt,
+            "suppressions": list(self.suppressions),
         }
 
     def dumps(self) -> str:
@@ -130,6 +134,7 @@ class GateRecord:
             reason=_optional_string(item, "reason"),
             coverage=_optional_object(item, "coverage"),
             debt=_debt(item.get("debt")),
+            suppressions=[_object(e, "a suppression") for e in _list(item, "suppressions")],
         )
 
     @classmethod

@@ -308,7 +308,8 @@ def test_a_decompression_bomb_fails_closed(repo: Path) -> None:
 
 def test_gitleaks_allow_is_the_gates_and_counted(repo: Path) -> None:
     token = github_token()
-    commit(repo, "allowed", {"a.env": f"GH_AUTH={token}  # gitleaks:allow\n"})
+    allow = "# gitleaks:allow github-pat -- revoked before it was committed"
+    commit(repo, "allowed", {"a.env": f"GH_AUTH={token}  {allow}\n"})
     run = run_gate(repo)
     assert run.code == 0, run.stderr
     [suppressed] = run.report("secrets.json")["suppressed"]

@@ -284,6 +284,8 @@ def test_payload_arrives_complete_and_signed(
             "findings": {"error": 0, "warning": 1, "note": 0},
             "blocking_rules": [],
             "blocking_rules_omitted": 0,
+            "debt": None,
+            "suppressions": {"in_force": 0, "new": 0},
         },
         {
             "gate": "secrets",
@@ -291,6 +293,8 @@ def test_payload_arrives_complete_and_signed(
             "findings": {"error": 2, "warning": 0, "note": 0},
             "blocking_rules": ["aws-access-token", "generic-api-key"],
             "blocking_rules_omitted": 0,
+            "debt": None,
+            "suppressions": {"in_force": 0, "new": 0},
         },
         {
             "gate": "test",
@@ -298,6 +302,8 @@ def test_payload_arrives_complete_and_signed(
             "findings": {},
             "blocking_rules": [],
             "blocking_rules_omitted": 0,
+            "debt": None,
+            "suppressions": {"in_force": 0, "new": 0},
         },
     ]
     # Counts and rule ids only: no message, path, matched text, reason or URL.

@@ -88,7 +88,8 @@ def test_a_fingerprint_in_gitleaksignore_silences_a_finding(
     repo = tmp_path / "repo"
     shutil.copytree(history.repo, repo)
     [leak] = history_run.report("secrets.json")["leaks"]
-    (repo / ".gitleaksignore").write_text(leak["fingerprint"] + "\n", encoding="utf-8")
+    ignore = leak["fingerprint"] + " -- revoked the day it leaked\n"
+    (repo / ".gitleaksignore").write_text(ignore, encoding="utf-8")
     run = run_gate(repo)
     assert run.code == 0, run.stderr
 

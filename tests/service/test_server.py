@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def get_json(url: str) -> tuple[int, dict]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback test URL)
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 -- a loopback test URL
         return response.status, json.load(response)
 
 

@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from tools import baseline, reports, settings
+from tools import baseline, reports, settings, suppressions
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.gates import Gate
 from tools.ledger import Ledger
 from tools.reports import record_path
+from tools.suppressions import Suppression
 from tools.text import console, first_line, mask_secrets
 from tools.verdict import Finding, GateRecord, Status, counts
 
@@ -49,6 +50,8 @@ class Outcome:
     reports: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ledger: Ledger | None = None  # what the gate covered, for a scanning gate
+    # The suppressions in force, as the gate applied them (tools.suppressions).
+    suppressions: list[Suppression] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[Finding]:
@@ -134,9 +137,14 @@ def main(
     outcome.account()
     outcome.findings = [masked(finding) for finding in outcome.findings]
     debt = None
+    suppressed = suppressions.marked_new(
+        outcome.suppressions, suppressions.known_at_base(outcome.suppressions)
+    )
     if gate.holds_the_line and not errored:
         try:
-            outcome.findings, debt = baseline.hold_the_line(gate, outcome.findings)
+            outcome.findings, debt, suppressed = baseline.hold_the_line(
+                gate, outcome.findings, outcome.suppressions
+            )
         except PipelineError as error:
             reason, errored = str(error), True
             print(f"{gate.name}: error: {console(reason)}", file=sys.stderr)
@@ -170,6 +178,7 @@ def main(
         reason=reason,
         coverage=outcome.ledger.to_json() if outcome.ledger else None,
         debt=debt.to_json() if debt else None,
+        suppressions=suppressed[:MAX_BLOCKING_IN_RECORD],
     )
     reports.write_text(record_path(gate.name), record.dumps() + "\n")
     if reason is None:

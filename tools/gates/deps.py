@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import network, reports, sarif, settings, toolrun
-from tools.errors import GateError
+from tools import network, reports, sarif, settings, suppressions, toolrun
+from tools.errors import GateError, SettingsError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
 from tools.reports import REPORTS
+from tools.verdict import Finding
 
 JSON_REPORT = REPORTS / "deps.json"
 SARIF_REPORT = REPORTS / "deps.sarif"
@@ -66,15 +67,35 @@ def bare(bench: Bare) -> list[Command]:
 @dataclass(frozen=True)
 class DepsSettings:
     """``[tool.pipeline.deps]``: ``manifests`` audits only the files listed (any
-    form), instead of every manifest the repository holds."""
+    form), instead of every manifest the repository holds; ``ignore`` accepts
+    advisories, each with its reason and, best, an end:
+
+        ignore = { "PYSEC-2023-221" = "the debugger is never exposed (until 2027-01-31)" }
+    """
 
     manifests: tuple[str, ...] | None = None
+    ignore: dict[str, str] = field(default_factory=dict)
+
+
+def advisory_reasons(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) and isinstance(why, str) for key, why in value.items()
+    ):
+        raise SettingsError(
+            f'{settings.TABLE}.deps.ignore must be a table of "<advisory id>" = "reason"'
+        )
+    return dict(value)
 
 
 def read_settings(value: object) -> DepsSettings:
     return DepsSettings(
         **settings.table(
-            value, "deps", {"manifests": lambda v: settings.strings(v, "deps.manifests")}
+            value,
+            "deps",
+            {
+                "manifests": lambda v: settings.strings(v, "deps.manifests"),
+                "ignore": advisory_reasons,
+            },
         )
     )
 
@@ -155,10 +176,24 @@ def run(context: Context) -> Outcome:
         )
         + "\n",
     )
+    aliases = {v.id: {v.id, *v.aliases} for v in vulnerable}
+    ignored = [
+        suppressions.from_setting("deps ignore", "pyproject.toml", advisory, why)
+        for advisory, why in settings.load().of(GATE).ignore.items()
+    ]
+
+    def covers(suppression: suppressions.Suppression, finding: Finding) -> bool:
+        return bool(set(suppression.rules) & aliases.get(finding.rule, {finding.rule}))
+
+    findings, in_force, silenced = suppressions.apply(
+        sarif.findings(log, blocking=lambda _level: True), ignored, covers=covers
+    )
+    sarif.mark_suppressed(SARIF_REPORT, silenced)
     return Outcome(
-        findings=sarif.findings(log, blocking=lambda _level: True),
+        findings=findings,
         reports=[str(JSON_REPORT), str(SARIF_REPORT)],
         notes=notes,
+        suppressions=in_force,
     )
 
 

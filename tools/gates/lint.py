@@ -33,11 +33,21 @@ import sys
 import tempfile
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tools import fingerprint, layout, policy, reports, sarif, settings, targets, toolrun
+from tools import (
+    fingerprint,
+    layout,
+    policy,
+    reports,
+    sarif,
+    settings,
+    suppressions,
+    targets,
+    toolrun,
+)
 from tools.errors import GateError, SettingsError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -171,7 +181,9 @@ def overrides(project: dict[str, Any], own: LintSettings, tests: list[str]) -> l
     values = {
         "fix": False,
         "lint.extend-select": [*(key("extend-select") or []), "S"],
-        "lint.ignore": [*_without_s(key("ignore")), *sorted(own.ignore)],
+        # RUF100 (an unused `noqa`): the gate reports a stale suppression itself, as
+        # a warning; ruff's own would block on it.
+        "lint.ignore": [*_without_s(key("ignore")), *sorted(own.ignore), "RUF100"],
         "lint.extend-ignore": _without_s(key("extend-ignore")),
         "lint.per-file-ignores": per_file,
         "lint.extend-per-file-ignores": {},
@@ -251,7 +263,9 @@ def is_workflow(path: str) -> bool:
 
 def ruff_check(args: list[str], files: list[str], output: Path, timeout_s: float) -> dict:
     result = run_tool(
-        ["ruff", "check", "--no-fix", "--no-cache", *args, "--output-format", "sarif",
+        # --ignore-noqa: the gate applies `# noqa` itself (tools.suppressions).
+        ["ruff", "check", "--no-fix", "--no-cache", "--ignore-noqa", *args, "--output-format",
+         "sarif",
          "--output-file", str(output), "--", *files],
         timeout=timeout_s,
         what="ruff",
@@ -371,7 +385,9 @@ def zizmor(plan_: Plan, timeout_s: float) -> list[Finding]:
     # --strict-collection: without it a workflow that fails zizmor's schema check is
     # skipped with a warning, and the other workflows' clean result passes the gate.
     result = run_tool(
-        ["zizmor", "--offline", "--strict-collection", *plan_.zizmor_args, "--format", "sarif",
+        # --no-ignores: the gate applies `# zizmor: ignore[...]` itself (tools.suppressions).
+        ["zizmor", "--offline", "--strict-collection", "--no-ignores", *plan_.zizmor_args,
+         "--format", "sarif",
          *plan_.workflows],
         timeout=timeout_s,
         what="zizmor",
@@ -401,7 +417,36 @@ def run(context: Context) -> Outcome:
     ledger = plan_.ledger
     ledger.scanned = len(plan_.project_files) + len(plan_.pipeline_files) + len(plan_.workflows)
     reports = [str(path) for path in (RUFF_SARIF, ZIZMOR_SARIF) if path.exists()]
-    return Outcome(findings=findings, reports=reports, ledger=ledger)
+    findings, in_force, silenced = suppressions.apply(
+        findings, suppressions_in(plan_), is_security=is_security
+    )
+    for report in (RUFF_SARIF, ZIZMOR_SARIF):
+        sarif.mark_suppressed(report, silenced)
+    return Outcome(findings=findings, reports=reports, ledger=ledger, suppressions=in_force)
+
+
+def is_security(rule: str) -> bool:
+    """What a suppression must give a reason for: ruff's S rules, zizmor's audits."""
+    return bool(S_RULE.fullmatch(rule)) or rule.startswith("zizmor/")
+
+
+def security_suppression(suppression: suppressions.Suppression) -> bool:
+    """One that names an S rule, or a whole file's `# ruff: noqa` naming none."""
+    blanket = suppression.tool == suppressions.FILE_NOQA.tool and not suppression.rules
+    return blanket or any(map(is_security, suppression.rules))
+
+
+def suppressions_in(plan_: Plan) -> list[suppressions.Suppression]:
+    """The `# noqa` and `# ruff: noqa` of the Python files and the zizmor ignores
+    of the workflows. A `# noqa` naming no S rule keeps ruff's own meaning."""
+    found = suppressions.in_files(
+        ROOT,
+        [*plan_.project_files, *plan_.pipeline_files],
+        (suppressions.NOQA, suppressions.FILE_NOQA),
+    )
+    found = [s if security_suppression(s) else replace(s, security=False) for s in found]
+    workflows = suppressions.in_files(ROOT, plan_.workflows, (suppressions.ZIZMOR,))
+    return found + [replace(s, rules=tuple(f"zizmor/{r}" for r in s.rules)) for s in workflows]
 
 
 if __name__ == "__main__":

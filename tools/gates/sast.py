@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tools import network, policy, reports, sarif, settings, targets, toolrun
+from tools import network, policy, reports, sarif, settings, suppressions, targets, toolrun
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
@@ -309,6 +309,8 @@ def scan(configs: list[str], files: list[str], timeout_s: float) -> None:
                     f"--max-target-bytes={MAX_TARGET_BYTES}",
                     f"--timeout={RULE_TIMEOUT_S}",
                     "--no-git-ignore",
+                    # The gate applies the inline suppressions itself (tools.suppressions).
+                    "--disable-nosem",
                     "--",
                     *batch,
                 ],
@@ -488,37 +490,26 @@ def run(context: Context) -> Outcome:
     scan(chosen.configs, selection.targets, context.timeout_s)
     report = tidy_json(notes, selection)
     log = tidy_sarif(notes, selection.ledger)
-    active, suppressed = split_suppressed(log)
     # Registry rules put the matched code into their messages ($X): the records
     # carry each rule's own description instead.
     findings: list[Finding] = sarif.findings(
-        active, blocking=lambda level: level == "error", rule_messages=True
+        log, blocking=lambda level: level == "error", rule_messages=True
     )
     if len(findings) != len(report["results"]):
         raise GateError(
             f"semgrep's SARIF ({len(findings)}) and JSON ({len(report['results'])}) reports "
             "disagree on the number of findings"
         )
-    if suppressed:
-        notes.append(f"{suppressed} finding(s) suppressed in the code by `nosemgrep` comments")
+    comments = suppressions.in_files(ROOT, selection.targets, (suppressions.NOSEMGREP,))
+    findings, in_force, silenced = suppressions.apply(findings, comments)
+    sarif.mark_suppressed(SARIF_REPORT, silenced)
     return Outcome(
         findings=findings,
         reports=[str(SARIF_REPORT), str(JSON_REPORT)],
         notes=notes,
         ledger=selection.ledger,
+        suppressions=in_force,
     )
-
-
-def split_suppressed(log: dict) -> tuple[dict, int]:
-    """The log without results silenced by `# nosemgrep` (which Semgrep keeps in SARIF,
-    marked as suppressed, and drops from JSON), and how many there were."""
-    runs, suppressed = [], 0
-    for run in log["runs"]:
-        results = run.get("results") or []
-        kept = [result for result in results if not result.get("suppressions")]
-        suppressed += len(results) - len(kept)
-        runs.append({**run, "results": kept})
-    return {**log, "runs": runs}, suppressed
 
 
 if __name__ == "__main__":

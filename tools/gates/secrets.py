@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tools import git as git_cli
@@ -154,15 +155,65 @@ def entries(where: Scope, timeout: float) -> tuple[Iterator[history.Entry], hist
 
 def as_leak(found: textscan.Located) -> Leak:
     print_ = fingerprint(found.commit, found.path, found.rule, found.line)
-    if suppressions.allowed_inline(found.lines):
-        by: str | None = "gitleaks:allow"
-    elif suppressions.listed_in_gitleaksignore(found.commit, found.path, found.rule, found.line):
-        by = ".gitleaksignore"
-    else:
-        by = None
     return Leak(
-        found.rule, found.description, found.kind, found.path, found.line, found.commit, print_, by
+        found.rule, found.description, found.kind, found.path, found.line, found.commit, print_
     )
+
+
+IGNORE_FILE = policy.path(".gitleaksignore")
+# gitleaks' fingerprint of a finding in history: commit, path, rule, line.
+FULL_FINGERPRINT = re.compile(r"(?P<commit>[0-9a-f]{40}):(?P<path>.+):(?P<rule>[\w.-]+):\d+")
+
+
+def ignore_entries(path: Path = IGNORE_FILE) -> list[suppressions.Suppression]:
+    """`.gitleaksignore`, one `<fingerprint> -- <reason> [(until ...)]` per line.
+    A fingerprint without its commit (`path:rule:line`) would silence that
+    finding in every commit, past and future: it silences nothing."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    entries = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        target, _, rest = line.partition(" ")
+        target = target.replace("\\", "/")
+        parsed = suppressions.REST.match(rest)
+        full = FULL_FINGERPRINT.fullmatch(target)
+        rule = full["rule"] if full else target.rsplit(":", 2)[-2] if target.count(":") >= 2 else ""
+        entries.append(
+            suppressions.Suppression(
+                tool=".gitleaksignore",
+                path=".gitleaksignore",
+                line=number,
+                rules=(rule,) if rule else (),
+                reason=((parsed["reason"] or "").strip() or None) if parsed else None,
+                until=parsed["until"] if parsed else None,
+                scope="fingerprint",
+                target=target,
+                defect=None
+                if full
+                else "`.gitleaksignore` entry names no commit: it would silence the finding in "
+                "every commit; copy the full fingerprint from reports/secrets.json",
+            )
+        )
+    return entries
+
+
+def inline_allows(found: list[textscan.Located]) -> list[suppressions.Suppression]:
+    """Every `gitleaks:allow` on a leak's own lines, in the grammar of every tool."""
+    allows = []
+    for one in found:
+        for text in one.lines:
+            line = text.decode("utf-8", "replace")
+            allow = suppressions.parse(suppressions.GITLEAKS_ALLOW, line, one.path, one.line)
+            if allow is not None:
+                allows.append(allow)
+                break
+    # One per place: the same line in many commits is one suppression.
+    return list({(a.path, a.line, a.rules, a.reason): a for a in allows}.values())
 
 
 def as_finding(leak: Leak) -> Finding:
@@ -209,6 +260,24 @@ def run(context: Context) -> Outcome:
             texts, binary=binary, config=config, folder=Path(folder), timeout=timeout
         )
     every = [as_leak(one) for one in found]
+    findings = [as_finding(leak) for leak in every]
+    prints = {id(f): leak.fingerprint for f, leak in zip(findings, every, strict=True)}
+
+    def covers(suppression: suppressions.Suppression, finding: Finding) -> bool:
+        if suppression.scope == "fingerprint":
+            return suppression.target == prints[id(finding)]
+        return suppression.covers(finding)
+
+    findings, in_force, silenced = suppressions.apply(
+        findings, [*inline_allows(found), *ignore_entries()], covers=covers
+    )
+    silenced_by = {prints[id(f)]: s for f, s in silenced}
+    every = [
+        replace(leak, suppressed_by=silenced_by[leak.fingerprint].tool)
+        if leak.fingerprint in silenced_by
+        else leak
+        for leak in every
+    ]
     leaks = [leak for leak in every if leak.suppressed_by is None]
     suppressed = [leak for leak in every if leak.suppressed_by is not None]
     sarif.write(sarif_log(release, every), SARIF_REPORT)
@@ -239,7 +308,8 @@ def run(context: Context) -> Outcome:
     unit = "commits" if where.mode == "git" else "files"
     covered = commits if where.mode == "git" else coverage.files
     return Outcome(
-        findings=[as_finding(leak) for leak in leaks],
+        findings=findings,
+        suppressions=in_force,
         reports=[str(SARIF_REPORT), str(JSON_REPORT)],
         notes=notes,
         ledger=Ledger(unit, total=covered, scanned=covered),

@@ -106,6 +106,11 @@ def gate_entry(gate: GateRecord) -> dict[str, object]:
         "blocking_rules_omitted": omitted,
         # New, existing (baselined, or already at the base) and fixed findings.
         "debt": {key: min(count, MAX_COUNT) for key, count in (gate.debt or {}).items()} or None,
+        # Counts only: a suppression's reason is the repository's text.
+        "suppressions": {
+            "in_force": len(gate.suppressions),
+            "new": sum(1 for entry in gate.suppressions if entry.get("new")),
+        },
     }
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from tools.notify import signing
 from tools.notify.target import BadConfig
 
-SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not its value)
-TOKEN_ENV = "SHUFFLE_WEBHOOK_TOKEN"  # noqa: S105 (likewise)
-TOKEN_HEADER_ENV = "SHUFFLE_WEBHOOK_TOKEN_HEADER"  # noqa: S105 (likewise)
+SECRET_ENV = "SHUFFLE_WEBHOOK_SECRET"  # noqa: S105 -- the variable's name, not its value
+TOKEN_ENV = "SHUFFLE_WEBHOOK_TOKEN"  # noqa: S105 -- the variable's name, not its value
+TOKEN_HEADER_ENV = "SHUFFLE_WEBHOOK_TOKEN_HEADER"  # noqa: S105 -- the variable's name, not its value
 SCHEMES_ENV = "SHUFFLE_WEBHOOK_SCHEMES"
 
 STANDARD, GITHUB, TOKEN, LEGACY = "standard-webhooks", "github", "token", "legacy"

@@ -29,7 +29,7 @@ QUERY_TARGET_MS = 5.0
 def sample_queries(db: database.Database, count: int, seed: int = 0) -> list[bytes]:
     """Query bodies for ``count`` random (package, version) pairs, the versions
     drawn from what the advisories themselves list."""
-    chooser = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
+    chooser = random.Random(seed)  # noqa: S311 -- a reproducible sample, not a secret
     candidates: list[tuple[str, str]] = []
     for name, advisories in sorted(db.by_package.items()):
         versions = {"9999.0"}  # past every fix: the common answer for a healthy lock

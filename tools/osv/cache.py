@@ -49,7 +49,7 @@ def _recall(store: Path, key: bytes) -> Database | None:
         with store.open("rb") as handle:
             if handle.readline().rstrip(b"\n") != key:
                 return None
-            loaded = pickle.load(handle)  # noqa: S301 - see the module docstring
+            loaded = pickle.load(handle)  # noqa: S301 -- our own cache, written by this module (see its docstring)
     except Exception:  # any unreadable store is a miss: parse afresh
         return None
     return loaded if isinstance(loaded, Database) else None

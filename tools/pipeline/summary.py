@@ -79,6 +79,33 @@ def console_table(run: PipelineRecord, log_tails: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def suppressions_table(run: PipelineRecord) -> list[str]:
+    """Every suppression in force, those a pull request adds first and marked."""
+    rows = [(gate.gate, entry) for gate in run.gates for entry in gate.suppressions]
+    if not rows:
+        return []
+    rows.sort(key=lambda row: not row[1].get("new"))
+    lines = [
+        "",
+        f"### Suppressions in force ({len(rows)})",
+        "",
+        "| gate | where | rules | reason | until | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for gate, entry in rows:
+        where = f"{entry.get('path')}:{entry['line']}" if entry.get("line") else entry.get("path")
+        cells = [
+            gate,
+            str(where),
+            ", ".join(map(str, entry.get("rules") or [])),
+            str(entry.get("reason") or ""),
+            str(entry.get("until") or "-"),
+            "new" if entry.get("new") else "",
+        ]
+        lines.append("| " + " | ".join(md(cell) for cell in cells) + " |")
+    return lines
+
+
 def markdown(run: PipelineRecord) -> str:
     commit = (run.commit or "no commit")[:12]
     lines = [
@@ -91,6 +118,7 @@ def markdown(run: PipelineRecord) -> str:
         "|" + "---|" * len(HEADER),
     ]
     lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in _rows(run)]
+    lines += suppressions_table(run)
     for gate in run.gates:
         spec = gates.registry().get(gate.gate)
         if spec and spec.notes_in_summary and gate.notes:

@@ -138,15 +138,15 @@ import subprocess
 
 
 def archive(path: str) -> int:
-    return subprocess.call(f"tar czf backup.tgz {path}", shell=True)  # noqa: S602
+    return subprocess.call(f"tar czf backup.tgz {path}", shell=True)  # noqa: S602 -- reviewed
 
 
 def archive_again(path: str) -> None:
-    subprocess.run("tar czf backup.tgz " + path, shell=True, check=True)  # noqa: S602
+    subprocess.run("tar czf backup.tgz " + path, shell=True, check=True)  # noqa: S602 -- reviewed
 
 
 def archive_quietly(command: str) -> int:
-    return subprocess.Popen(command, shell=1).wait()  # noqa: S602
+    return subprocess.Popen(command, shell=1).wait()  # noqa: S602 -- reviewed
 '''
 
 JWT_NO_VERIFY = '''"""Token handling."""
@@ -175,7 +175,7 @@ from taskapi import create_app
 
 
 def serve_public() -> None:  # pragma: no cover - a deployment entry point
-    serve(create_app(), host="0.0.0.0", port=8080)  # noqa: S104
+    serve(create_app(), host="0.0.0.0", port=8080)  # noqa: S104 -- reviewed
 
 
 def serve_public_ipv6() -> None:  # pragma: no cover
@@ -197,7 +197,7 @@ API_KEY = "YOUR_API_KEY"
 
 
 def disk_usage() -> str:  # pragma: no cover - not exercised by the service tests
-    return subprocess.check_output("df -h", shell=True, text=True)  # noqa: S602,S607
+    return subprocess.check_output("df -h", shell=True, text=True)  # noqa: S602,S607 -- reviewed
 
 
 def serve_quietly() -> None:  # pragma: no cover
