@@ -179,32 +179,40 @@ def test_malformed_files_are_skipped_with_a_warning_naming_each(tmp_path: Path) 
     assert not any(str(good) in w for w in loaded.warnings)
 
 
-def test_unorderable_range_is_left_out_with_a_warning(tmp_path: Path) -> None:
-    write_json(
-        tmp_path / "STEAM-1.json",
-        {
-            "id": "STEAM-1",
+def test_a_range_in_versions_that_are_not_pep_440_is_ordered_as_osv_orders_them(
+    tmp_path: Path,
+) -> None:
+    def advisory(name: str, events: list[dict[str, str]]) -> dict:
+        return {
+            "id": name,
             "affected": [
                 {
-                    "package": {"name": "steam", "ecosystem": "PyPI"},
-                    "ranges": [
-                        {
-                            "type": "ECOSYSTEM",
-                            "events": [{"introduced": "0"}, {"fixed": "2019-09-12"}],
-                        }
-                    ],
-                    "versions": ["1.0"],
+                    "package": {"name": name.lower(), "ecosystem": "PyPI"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": events}],
+                    "versions": ["1.0"] if name == "STEAM-1" else [],
                 }
             ],
-        },
+        }
+
+    write_json(
+        tmp_path / "STEAM-1.json",
+        advisory("STEAM-1", [{"introduced": "0"}, {"fixed": "2019-09-12"}]),
     )
+    write_json(tmp_path / "DATED-1.json", advisory("DATED-1", [{"introduced": "2019-09-12"},
+                                                               {"fixed": "2.0"}]))  # fmt: skip
     loaded = database.load(tmp_path)
-    assert any("STEAM-1" in w and "2019-09-12" in w for w in loaded.warnings)
-    assert ids(loaded, "steam", "1.0") == ["STEAM-1"]  # the explicit list still counts
-    assert ids(loaded, "steam", "1.1") == []
-    # pip-audit would crash parsing that "fixed" version: it is not served either.
-    served = json.loads(loaded.wire(loaded.advisories["STEAM-1"], "steam"))
-    assert all(r["type"] != "ECOSYSTEM" for r in served["affected"][0]["ranges"])
+    assert loaded.warnings == []
+    # Fixed below every release: only the explicit list counts.
+    assert ids(loaded, "steam-1", "1.0") == ["STEAM-1"]
+    assert ids(loaded, "steam-1", "1.1") == []
+    # Introduced below every release: from the first one.
+    assert ids(loaded, "dated-1", "1.0") == ["DATED-1"]
+    assert ids(loaded, "dated-1", "2.0") == []
+    # pip-audit would crash parsing "2019-09-12": it is served in PEP 440 versions only.
+    served = json.loads(loaded.wire(loaded.advisories["DATED-1"], "dated-1"))
+    assert served["affected"][0]["ranges"][0]["events"] == [{"introduced": "0"}, {"fixed": "2.0"}]
+    steam = json.loads(loaded.wire(loaded.advisories["STEAM-1"], "steam-1"))
+    assert all(r["type"] != "ECOSYSTEM" for r in steam["affected"][0]["ranges"])
 
 
 def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:

@@ -73,7 +73,6 @@ def test_limit_events_are_ignored() -> None:
 @pytest.mark.parametrize(
     "events",
     [
-        [{"introduced": "0"}, {"fixed": "2019-09-12"}],  # real, in the PyPA database
         [{"introduced": "0"}, {"fixed": 1.1}],  # YAML's float for an unquoted 1.10
         [{"introduced": "0"}, {"patched": "1.0"}],
         [{"introduced": "0", "fixed": "1.0"}],
@@ -82,6 +81,20 @@ def test_limit_events_are_ignored() -> None:
 def test_unorderable_ranges_are_refused(events: list[dict[str, object]]) -> None:
     with pytest.raises(RangeError):
         matching.compile_range(events)
+
+
+def test_a_version_that_is_not_pep_440_sorts_below_every_release() -> None:
+    # As OSV orders PyPI versions; `2019-09-12` is real, in the PyPA database.
+    introduced_by_date = [{"introduced": "2019-09-12"}, {"fixed": "2.0"}]
+    assert affected(introduced_by_date, "1.0")
+    assert affected(introduced_by_date, "0.0.1")
+    assert not affected(introduced_by_date, "2.0")
+    assert not affected([{"introduced": "0"}, {"fixed": "2019-09-12"}], "1.0")
+    assert not affected([{"introduced": "0"}, {"last_affected": "2019-09-12"}], "0.1")
+    assert matching.events(matching.compile_range(introduced_by_date)) == [
+        {"introduced": "0"},
+        {"fixed": "2.0"},
+    ]
 
 
 def test_union_merges_overlapping_and_touching_intervals() -> None:

@@ -12,8 +12,10 @@ Two layouts are read:
 A file that is not a readable advisory is skipped with a warning naming it; a
 database with no advisory at all is an error. Advisories are normalised once,
 at load time, into what pip-audit can read: timestamps in the ``...Z`` form its
-parser requires, and ECOSYSTEM ranges it cannot order (non-PEP 440 versions)
-left out with a warning rather than crashing it.
+parser requires, and ECOSYSTEM ranges written back in PEP 440 versions only (a
+version that is not PEP 440 sorts below every release, as OSV orders PyPI
+versions); a range that cannot be ordered at all is left out with a warning
+rather than crashing pip-audit.
 """
 
 from __future__ import annotations
@@ -274,10 +276,16 @@ def _compile_entry(item: dict, where: str, warnings: list[str]) -> tuple[list[In
     for range_ in item.get("ranges") or []:
         if range_["type"] == "ECOSYSTEM":
             try:
-                intervals.extend(matching.compile_range(range_["events"]))
+                compiled = matching.compile_range(range_["events"])
             except RangeError as error:
                 warnings.append(f"{where}: ECOSYSTEM range left out: {error}")
                 continue
+            intervals.extend(compiled)
+            if not compiled:
+                continue  # it affects no release (fixed below every one)
+            # Written back in PEP 440 versions only, as pip-audit orders them.
+            kept.append({**range_, "events": matching.events(compiled)})
+            continue
         kept.append(range_)
     if "ranges" in item:
         item["ranges"] = kept

@@ -8,6 +8,11 @@ version order (the schema does not promise they are written sorted): each
 version and ``last_affected`` closes it after it. ``introduced: "0"`` means
 "since the first release", below every real version including pre-releases.
 
+A version that is not PEP 440 (``2019-09-12``, seen in the PyPA database)
+sorts below every PEP 440 version, as OSV orders PyPI versions (osv.dev and
+osv-scalibr do the same): introduced at it means since the first release,
+fixed at it means no release is affected.
+
 Each range is compiled once, at load time, into disjoint intervals; a query is
 then a few comparisons.
 """
@@ -78,13 +83,8 @@ def version_key(text: str) -> str:
     return canonicalize_version(version) if version is not None else text
 
 
-def compile_range(events: Iterable[Mapping[str, object]]) -> tuple[Interval, ...]:
-    """One ECOSYSTEM range's events as sorted, disjoint intervals.
-
-    Raises RangeError when an event is not one of the schema's kinds or names a
-    version that is not PEP 440: such a range cannot be placed in order, and
-    guessing would either hide or invent a vulnerability.
-    """
+def _ordered(events: Iterable[Mapping[str, object]]) -> list[tuple[Version | None, str, str]]:
+    """The events as (version, kind, text), in OSV's order for PyPI versions."""
     parsed: list[tuple[int, Version | None, int, str, str]] = []
     for event in events:
         if not isinstance(event, Mapping) or len(event) != 1:
@@ -97,25 +97,34 @@ def compile_range(events: Iterable[Mapping[str, object]]) -> tuple[Interval, ...
         if not isinstance(value, str):
             # YAML turns an unquoted 1.10 into the float 1.1: refuse, never guess.
             raise RangeError(f"{kind} version {value!r} is not a string")
-        if kind == INTRODUCED and value.strip() == ORIGIN:
-            parsed.append((0, None, 0, kind, value))
-            continue
-        version = parse_version(value)
-        if version is None:
-            raise RangeError(f"{kind} version {value!r} is not a PEP 440 version")
         # At equal versions an interval opens before it closes: introduced X with
         # fixed X is empty, with last_affected X it is exactly X.
-        parsed.append((1, version, 0 if kind == INTRODUCED else 1, kind, value))
+        order = 0 if kind == INTRODUCED else 1
+        version = None if kind == INTRODUCED and value.strip() == ORIGIN else parse_version(value)
+        # The origin, and a version that is not PEP 440, sort below every release.
+        parsed.append((0 if version is None else 1, version, order, kind, value))
     parsed.sort(key=lambda item: (item[0], item[1] or Version("0"), item[2]))
+    return [(version, kind, text) for _rank, version, _order, kind, text in parsed]
 
+
+def compile_range(events: Iterable[Mapping[str, object]]) -> tuple[Interval, ...]:
+    """One ECOSYSTEM range's events as sorted, disjoint intervals.
+
+    Raises RangeError when an event is not one of the schema's kinds, or its
+    version is not a string (YAML's float 1.1 for an unquoted 1.10): such a
+    range cannot be placed in order, and guessing would either hide or invent a
+    vulnerability.
+    """
     intervals: list[Interval] = []
     start: Bound | None = None
     open_ = False
-    for _rank, version, _order, kind, text in parsed:
+    for version, kind, text in _ordered(events):
         bound = Bound(version, text) if version is not None else None
         if kind == INTRODUCED:
             if not open_:
                 start, open_ = bound, True
+        elif open_ and bound is None:
+            open_ = False  # closed below every release: it affected none
         elif open_ and bound is not None:
             intervals.append(Interval(start, bound, end_inclusive=kind == LAST_AFFECTED))
             open_ = False
