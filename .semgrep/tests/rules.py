@@ -8,6 +8,7 @@
 import asyncio
 import asyncio as aio
 import os
+import shlex
 import socket
 import socketserver
 import subprocess
@@ -137,6 +138,16 @@ subprocess.run(["ls", user_input])
 # ok: subprocess-shell-true
 subprocess.run(user_input, shell=False)
 
+# ok: subprocess-shell-true
+subprocess.run(f"ls -l {shlex.quote(user_input)}", shell=True)
+# ok: subprocess-shell-true
+os.system("grep -R " + shlex.quote(user_input) + " /var/log")
+# ok: subprocess-shell-true
+subprocess.check_output(shlex.join(["tar", "xf", user_input]), shell=True)
+# Only the presence of the quoting is checked: one quoted part hides an unquoted one.
+# todoruleid: subprocess-shell-true
+subprocess.run(f"cp {shlex.quote(user_input)} {user_input}.bak", shell=True)
+
 LISTING = "ls -l"
 # ok: subprocess-shell-true
 subprocess.run(LISTING, shell=True)
@@ -174,6 +185,28 @@ async def shell_in_asyncio() -> None:
     await asyncio.create_subprocess_shell(user_input)
     # ok: subprocess-shell-true
     await asyncio.create_subprocess_exec("ls", user_input)
+    # ruleid: subprocess-shell-true
+    await asyncio.subprocess.create_subprocess_shell(f"ls {user_input}")
+    # ok: subprocess-shell-true
+    await asyncio.subprocess.create_subprocess_shell("ls -l")
+    loop = asyncio.get_running_loop()
+    # ruleid: subprocess-shell-true
+    await loop.subprocess_shell(asyncio.SubprocessProtocol, "grep " + user_input)
+    # ok: subprocess-shell-true
+    await loop.subprocess_shell(asyncio.SubprocessProtocol, "uptime")
+    # ok: subprocess-shell-true
+    await loop.subprocess_exec(asyncio.SubprocessProtocol, "ls", user_input)
+
+
+# The same functions looked up by name.
+# ruleid: subprocess-shell-true
+getattr(os, "system")(user_input)
+# ruleid: subprocess-shell-true
+getattr(subprocess, "getoutput")("cat " + user_input)
+# ok: subprocess-shell-true
+getattr(os, "system")("true")
+# ok: subprocess-shell-true
+getattr(os, "getcwd")()
 
 
 # --- jwt-decode-without-verification ----------------------------------------------
@@ -259,6 +292,13 @@ app.run(host="")
 app.run(host="0.0.0.0", debug=True)
 # ok: hardcoded-bind-all-interfaces
 app.run(host="127.0.0.1")
+# Flask's run() takes the host as its first positional argument.
+# ruleid: hardcoded-bind-all-interfaces
+app.run("0.0.0.0")
+# ruleid: hardcoded-bind-all-interfaces
+app.run("::", 8080)
+# ok: hardcoded-bind-all-interfaces
+app.run("127.0.0.1", 8080)
 # ok: hardcoded-bind-all-interfaces
 app.run(host="::1")
 # ok: hardcoded-bind-all-interfaces
