@@ -88,6 +88,12 @@ def notify(session: nox.Session) -> None:
     session.run("python", "-m", "tools.notify", *session.posargs)
 
 
+@nox.session(name="semgrep-packs", python=False)
+def semgrep_packs(session: nox.Session) -> None:
+    """Fetch the registry packs into a store an air-gapped runner reads (PIPELINE_SEMGREP_PACKS)."""
+    session.run(sys.executable, "-m", "tools.semgrep_packs", *session.posargs)
+
+
 @nox.session(python=False)
 def baseline(session: nox.Session) -> None:
     """Record the findings the code base has today in .pipeline/baseline.json, for review."""
@@ -121,6 +127,14 @@ def pipeline(session: nox.Session) -> None:
         f"--gates={','.join(gate_sessions())}",
         interrupt_timeout=60,
     )
+
+
+@nox.session
+def detection(session: nox.Session) -> None:
+    """How much of each vulnerability class lint and sast catch offline, on .semgrep/tests/."""
+    # The project's test environment: it holds both gates' tools.
+    testenv.install(session, lock_of("pipeline-test"))
+    session.run("python", "-m", "tools.detection", *session.posargs)
 
 
 @nox.session

@@ -207,3 +207,11 @@ def cache_is_fresh(recorded_digest, lock):
 def token_kind(token_type):
     # ok: non-constant-time-comparison
     return token_type == "bearer"
+
+
+TOKEN = "token"
+
+
+def scheme_is_token(scheme: str) -> bool:
+    # ok: non-constant-time-comparison
+    return scheme == TOKEN

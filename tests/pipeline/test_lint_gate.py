@@ -12,6 +12,10 @@ CLEAN = '"""A clean module."""\n\n\ndef double(value: int) -> int:\n    return v
 EVAL = (
     '"""Plugin loading."""\n\n\ndef load(expression: str) -> object:\n    return eval(expression)\n'
 )
+NO_TIMEOUT = (
+    '"""Fetching."""\n\nimport requests\n\n\ndef fetch(url: str) -> bytes:\n'
+    "    return requests.get(url).content\n"
+)
 UNFORMATTED = '"""Spacing."""\n\nVALUE = {  "a":1 }\n'
 UNPINNED = (
     "on: push\n"
@@ -48,7 +52,7 @@ def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
     project = make_project(
         tmp_path,
         {
-            "src/plugins.py": EVAL,
+            "src/plugins.py": NO_TIMEOUT,
             "src/spacing.py": UNFORMATTED,
             ".github/workflows/build.yml": UNPINNED,
         },
@@ -56,7 +60,7 @@ def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
     result = run_gate("lint", project)
     assert result.code == 1, result.stdout + result.stderr
     blocking = {(item["rule"], item["path"], item["line"]) for item in result.record["blocking"]}
-    assert ("S307", "src/plugins.py", 5) in blocking
+    assert ("S113", "src/plugins.py", 7) in blocking
     assert ("ruff-format", "src/spacing.py", 3) in blocking
     # Paths relative to the checkout, as GitHub resolves them, not to .github/.
     assert ("zizmor/unpinned-uses", ".github/workflows/build.yml", 7) in blocking
@@ -68,6 +72,17 @@ def test_each_tool_reports_its_own_findings_in_one_run(tmp_path: Path) -> None:
     }
     assert uris == {".github/workflows/build.yml"}
     assert sorted(result.record["reports"]) == ["reports/lint.sarif", "reports/zizmor.sarif"]
+
+
+def test_the_policy_names_the_s_rules_that_do_not_block(tmp_path: Path) -> None:
+    # This project's [tool.pipeline.lint] ignore holds S307, with its reason: the
+    # Semgrep pack's eval-of-dynamic-code stands for it. Without it, S307 blocks.
+    project = make_project(tmp_path, {"src/plugins.py": EVAL})
+    assert run_gate("lint", project).code == 0
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    result = run_gate("lint", project)
+    assert result.code == 1
+    assert [f["rule"] for f in result.record["blocking"]] == ["S307"]
 
 
 @pytest.mark.parametrize(

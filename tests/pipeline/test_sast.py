@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,13 +31,26 @@ EXPECTED_RULES = {
     "jwt-decode-without-verification": "error",
     "hardcoded-bind-all-interfaces": "warning",
 }
-# Semgrep names a rule from .semgrep/rules.yml after its folder.
+# Every rule of the project's pack, and its SARIF level.
+ALL_RULES = {
+    rule["id"]: {"ERROR": "error", "WARNING": "warning", "INFO": "note"}[rule["severity"]]
+    for path in sorted((ROOT / ".semgrep").glob("*.yml"))
+    for rule in yaml.safe_load(path.read_text())["rules"]
+}
+PACK_FILES = len(list((ROOT / ".semgrep").glob("*.yml")))
 
 
-def make_project(where: Path, files: dict[str, str] | None = None) -> Path:
-    """A copy of the service with the project's Semgrep setup, plus ``files``."""
+def make_project(
+    where: Path, files: dict[str, str] | None = None, pack: tuple[str, ...] | None = None
+) -> Path:
+    """A copy of the service with the project's Semgrep setup, plus ``files``;
+    with ``pack``, only those rule files (and their fixtures) of it."""
     where.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / ".semgrep", where / ".semgrep")
+    if pack is not None:
+        for path in [*(where / ".semgrep").glob("*.yml"), *(where / ".semgrep/tests").glob("*")]:
+            if path.stem not in pack:
+                path.unlink()
     for name in (".semgrepignore", ".gitignore"):
         shutil.copy(ROOT / name, where / name)
     shutil.copytree(ROOT / "src", where / "src", ignore=shutil.ignore_patterns("__pycache__"))
@@ -125,7 +139,9 @@ def test_clean_project_passes(clean: GateRun) -> None:
     record = clean.record
     assert (record["status"], record["findings"], record["blocking"]) == ("passed", {}, [])
     assert record["reports"] == ["reports/sast.sarif", "reports/sast.json"]
-    assert "rule tests: 4 rule(s) passed" in clean.stdout
+    assert f"rule tests: {len(ALL_RULES)} rule(s) of {PACK_FILES} rule file(s) passed" in (
+        clean.stdout
+    )
 
 
 def test_clean_scan_covers_the_service_and_skips_the_fixtures(clean: GateRun) -> None:
@@ -143,7 +159,7 @@ def test_offline_run_says_so_everywhere(clean: GateRun) -> None:
     (run,) = clean.report("sast.sarif")["runs"]
     notifications = run["invocations"][0]["toolExecutionNotifications"]
     assert any(n["level"] == "warning" and note in n["message"]["text"] for n in notifications)
-    assert sorted(rule["id"] for rule in run["tool"]["driver"]["rules"]) == sorted(EXPECTED_RULES)
+    assert sorted(rule["id"] for rule in run["tool"]["driver"]["rules"]) == sorted(ALL_RULES)
 
 
 # --- each ERROR pattern injected into the service -----------------------------------
@@ -207,7 +223,8 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[GateRun, dict[st
         path = f"src/taskapi/injected_{name.replace('-', '_')}.py"
         files[path], line = inject(service, lines)
         expected[name] = (rule, path, line)
-    project = make_project(tmp_path_factory.mktemp("injected"), files)
+    # The four rules of rules.yml, alone: each spelling is theirs to find, exactly.
+    project = make_project(tmp_path_factory.mktemp("injected"), files, pack=("rules",))
     return run_sast(project, PIPELINE_OFFLINE="1"), expected
 
 
@@ -337,15 +354,16 @@ def weaken_literal_exemption(rules: str) -> str:
         (
             "rule-broken",
             weaken_literal_exemption,
-            r"rule tests failed in \.semgrep/tests/rules\.py: "
+            r"rule tests failed in \.semgrep/tests/: "
             r"subprocess-shell-true \(unexpected lines \[\d+(, \d+)*\]\)",
         ),
         (
             "invalid-yaml",
             lambda rules: rules.replace("rules:\n", "rules:\n  - id: [unclosed\n", 1),
-            r"semgrep --test could not check \.semgrep/rules\.yml \(exit 2\)",
+            r"rules\.yml is not YAML",
         ),
-        ("missing", None, r"\.semgrep/rules\.yml is missing"),
+        ("missing", None, r"\.semgrep holds no rule file"),
+        ("untested", "untested", r"rules\.yml has no fixture at .*\.semgrep/tests/rules\.py"),
     ],
 )
 def test_bad_rule_file_is_a_gate_error(
@@ -355,8 +373,11 @@ def test_bad_rule_file_is_a_gate_error(
     rules = project / ".semgrep/rules.yml"
     if callable(break_rules):
         rules.write_text(break_rules(rules.read_text()))
+    elif break_rules == "untested":
+        (project / ".semgrep/tests/rules.py").unlink()
     else:
-        rules.unlink()
+        for path in (project / ".semgrep").glob("*.yml"):
+            path.unlink()
     run = run_sast(project, PIPELINE_OFFLINE="1")
     assert run.code == 2, (case, run.stdout, run.stderr)
     assert re.search(message, run.stderr), run.stderr
@@ -454,6 +475,7 @@ def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GateRun, 
     project = make_project(
         tmp_path_factory.mktemp("online"),
         {"src/taskapi/plugins.py": "def load(text):\n    print(text)\n    return eval(text)\n"},
+        pack=("rules",),
     )
     registry = Registry()
     thread = threading.Thread(target=registry.serve_forever, daemon=True)
@@ -471,7 +493,7 @@ def test_online_runs_every_registry_pack_with_the_local_rules(online: tuple) -> 
     run, requested = online
     assert sorted(requested) == ["/c/p/default", "/c/p/flask", "/c/p/python"]
     assert not any(OFFLINE_NOTE in note for note in run.record["notes"])
-    assert "configs: p/default, p/python, p/flask, .semgrep/rules.yml" in run.record["notes"]
+    assert "configs: p/default, p/python, p/flask, .semgrep/ (1 rule files)" in run.record["notes"]
 
 
 def test_online_pack_findings_block_by_severity(online: tuple) -> None:
@@ -485,8 +507,12 @@ def test_online_pack_findings_block_by_severity(online: tuple) -> None:
 @pytest.mark.parametrize(
     ("packs", "expected_requests", "configs"),
     [
-        ('["p/python"]', ["/c/p/python"], "configs: p/python, .semgrep/rules.yml"),
-        ("[]", [], "configs: .semgrep/rules.yml"),
+        (
+            '["p/python"]',
+            ["/c/p/python"],
+            f"configs: p/python, .semgrep/ ({PACK_FILES} rule files)",
+        ),
+        ("[]", [], f"configs: .semgrep/ ({PACK_FILES} rule files)"),
     ],
 )
 def test_the_packs_are_the_projects_to_choose(
@@ -508,3 +534,71 @@ def test_the_packs_are_the_projects_to_choose(
     assert registry.requested == expected_requests
     assert configs in run.record["notes"]
     assert not any(OFFLINE_NOTE in note for note in run.record["notes"])
+
+
+# --- an air-gapped runner: the packs fetched once, run from a local store --------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
+    """The default packs fetched from the loopback registry into a store."""
+    registry = Registry()
+    thread = threading.Thread(target=registry.serve_forever, daemon=True)
+    thread.start()
+    folder = tmp_path_factory.mktemp("store") / "packs"
+    try:
+        url = f"http://127.0.0.1:{registry.server_address[1]}"
+        result = run(
+            [sys.executable, "-m", "tools.semgrep_packs", str(folder)],
+            cwd=ROOT,
+            env=clean_env(SEMGREP_URL=url),
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"run offline with PIPELINE_SEMGREP_PACKS={folder}" in result.stdout
+        yield folder, registry.requested
+    finally:
+        registry.shutdown()
+        registry.server_close()
+
+
+def offline_with(store_folder: Path, tmp_path: Path) -> GateRun:
+    project = make_project(
+        tmp_path,
+        {"src/taskapi/plugins.py": "def load(text):\n    print(text)\n    return eval(text)\n"},
+        pack=("rules",),
+    )
+    return run_sast(project, PIPELINE_OFFLINE="1", PIPELINE_SEMGREP_PACKS=str(store_folder))
+
+
+def test_an_air_gapped_run_runs_the_packs_from_the_store(store: tuple, tmp_path: Path) -> None:
+    folder, requested = store
+    assert sorted(requested) == ["/c/p/default", "/c/p/flask", "/c/p/python"]
+    run = offline_with(folder, tmp_path)
+    assert run.code == 1, run.stderr
+    # The pack's rule keeps the id the registry gives it, read from a file or not.
+    assert {f["rule"] for f in run.record["blocking"]} == {"registry-python"}
+    note = next(n for n in run.record["notes"] if n.startswith("registry packs from the local"))
+    assert "(0 day(s) ago) from 127.0.0.1: p/default, p/python, p/flask" in note
+    assert not any(n.startswith(OFFLINE_NOTE) for n in run.record["notes"])
+
+
+def test_a_store_whose_pack_changed_is_refused(store: tuple, tmp_path: Path) -> None:
+    folder, _ = store
+    tampered = tmp_path / "tampered"
+    shutil.copytree(folder, tampered)
+    (tampered / "p-python.yml").write_text("rules: []\n", encoding="utf-8")
+    run = offline_with(tampered, tmp_path / "project")
+    assert run.code == 2
+    assert "pack p/python in" in run.stderr and "SHA-256 differs" in run.stderr
+
+
+def test_a_store_without_a_configured_pack_is_refused(store: tuple, tmp_path: Path) -> None:
+    folder, _ = store
+    partial = tmp_path / "partial"
+    shutil.copytree(folder, partial)
+    manifest = json.loads((partial / "packs.json").read_text(encoding="utf-8"))
+    del manifest["packs"]["p/flask"]
+    (partial / "packs.json").write_text(json.dumps(manifest), encoding="utf-8")
+    run = offline_with(partial, tmp_path / "project")
+    assert run.code == 2
+    assert "pack p/flask is not in the store" in run.stderr

@@ -180,13 +180,15 @@ def overrides(project: dict[str, Any], own: LintSettings, tests: list[str]) -> l
         per_file.setdefault(pattern, []).extend(own.test_ignore)
     values = {
         "fix": False,
-        "lint.extend-select": [*(key("extend-select") or []), "S"],
         # RUF100 (an unused `noqa`): the gate reports a stale suppression itself, as
         # a warning; ruff's own would block on it.
         "lint.ignore": [*_without_s(key("ignore")), *sorted(own.ignore), "RUF100"],
         "lint.extend-ignore": _without_s(key("extend-ignore")),
         "lint.per-file-ignores": per_file,
         "lint.extend-per-file-ignores": {},
+        # Last: ruff 0.17 lets an ignore override win only when it comes before the
+        # selection (`extend-select` first kept S602 in force despite the ignore).
+        "lint.extend-select": [*(key("extend-select") or []), "S"],
     }
     return [f"{name} = {_inline(value)}" for name, value in values.items()]
 

@@ -1,7 +1,10 @@
-"""The `sast` gate: Semgrep. First the rule tests of .semgrep/rules.yml, then one scan
-of the project's tracked files with the registry packs and our own rules. ERROR
-findings block; WARNING findings are reported only. Without the registry
-(PIPELINE_OFFLINE=1, or semgrep.dev not answering) only our own rules run, and the
+"""The `sast` gate: Semgrep. First the rule tests of the project's rule pack
+(``.semgrep/<name>.yml``, each with ``.semgrep/tests/<name>.py``:
+``tools.semgrep_rules``), then one scan of the project's tracked files with the
+registry packs and the pack. ERROR findings block; WARNING findings are
+reported only. Without the registry (PIPELINE_OFFLINE=1, or semgrep.dev not
+answering) the packs run from a local store when ``PIPELINE_SEMGREP_PACKS``
+names one (``tools.semgrep_packs``), else only the project's pack runs and the
 gate says so; in GitHub Actions an unreachable registry is a gate error instead.
 
 The gate hands Semgrep its targets explicitly (``tools.targets``): every tracked
@@ -20,28 +23,39 @@ unless ``[tool.pipeline.sast] accept`` gives a reason.
 from __future__ import annotations
 
 import argparse
-import hashlib
+import functools
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tools import network, policy, reports, sarif, settings, suppressions, targets, toolrun
+from tools import (
+    network,
+    policy,
+    reports,
+    sarif,
+    semgrep_packs,
+    semgrep_rules,
+    settings,
+    suppressions,
+    targets,
+    toolrun,
+)
 from tools.errors import GateError
 from tools.gates import Bare, Command, Gate, Severity
 from tools.gates._gate import Context, Outcome, main
 from tools.gates.lint import paths_with_reasons
 from tools.ledger import Ledger, Skip
 from tools.reports import REPORTS
+from tools.semgrep_rules import FOLDER
 from tools.text import first_line, last_line
 from tools.toolrun import run_tool, venv_state
 from tools.verdict import Finding
 
 ROOT = Path.cwd()
-RULES = policy.path(".semgrep/rules.yml")
-RULE_TESTS = policy.path(".semgrep/tests/rules.py")
 SARIF_REPORT = REPORTS / "sast.sarif"
 JSON_REPORT = REPORTS / "sast.json"
 DEFAULT_REGISTRY = "https://semgrep.dev"
@@ -103,11 +117,13 @@ def read_settings(value: object) -> SastSettings:
 
 
 def bare(bench: Bare) -> list[Command]:
+    # The pack merged into one config, as the gate hands it over.
+    local = semgrep_rules.merged(semgrep_rules.pack(), bench.scratch / "project-rules.yml")
     return [
         [
             bench.bin("semgrep"),
             "scan",
-            f"--config={RULES}",
+            f"--config={local}",
             *QUIET_FLAGS,
             "-q",
             f"--sarif-output={bench.scratch / 'sast.sarif'}",
@@ -133,7 +149,9 @@ GATE = Gate(
 @dataclass(frozen=True)
 class Plan:
     configs: list[str]
+    local: list[Path]  # the configs read from files: their rules' ids are read back bare
     offline_reason: str | None = None
+    store_note: str | None = None  # the registry packs came from a local store: which, how old
 
 
 def semgrep(argv: list[str], *, timeout: float, what: str) -> tuple[int, str, str]:
@@ -154,38 +172,44 @@ def registry_address() -> network.Address:
         raise GateError(f"SEMGREP_URL {error}: fix or unset it") from None
 
 
-def plan() -> Plan:
-    local, packs = str(RULES), settings.load().semgrep_packs
+def plan(project: Path) -> Plan:
+    """Which configs the scan runs: the registry packs (from the registry, or a
+    local store), and the project's pack merged into ``project``."""
+    packs = settings.load().semgrep_packs
     if not packs:  # the project runs its own rules only: nothing to fetch
-        return Plan([local])
+        return Plan([str(project)], [project])
+    if store := semgrep_packs.store():
+        files, note = semgrep_packs.load(store, packs)
+        return Plan([*map(str, files), str(project)], [*files, project], store_note=note)
     if network.offline_requested():
-        return Plan([local], f"{network.OFFLINE_ENV}=1")
+        return Plan([str(project)], [project], f"{network.OFFLINE_ENV}=1")
     registry = registry_address()
     host, port = registry.host, registry.port
     if network.reachable(host, port):
-        return Plan([*packs, local])
+        return Plan([*packs, str(project)], [project])
     if network.in_github_actions():
         raise GateError(
             f"the Semgrep registry ({host}:{port}) is unreachable from GitHub Actions, where "
-            f"the registry packs are required: retry, or set {network.OFFLINE_ENV}=1 to accept "
-            "a scan with the project's rules only"
+            f"the registry packs are required: retry, set {semgrep_packs.STORE_ENV} to a "
+            f"local store of them, or set {network.OFFLINE_ENV}=1 to accept a scan with the "
+            "project's rules only"
         )
-    return Plan([local], f"{host}:{port} is unreachable")
+    return Plan([str(project)], [project], f"{host}:{port} is unreachable")
 
 
-def run_rule_tests(timeout_s: float) -> int:
-    """``semgrep --test`` on the annotated fixture; returns how many rules it checked.
+def run_rule_tests(rules: semgrep_rules.Pack, timeout_s: float) -> int:
+    """``semgrep --test`` on every rule file and its fixture, in one run; returns
+    how many rules it checked.
 
-    Fails closed on its traps: a missing config runs zero tests and exits 0, and a
-    rule file Semgrep cannot load is only reported with --strict."""
-    for path in (RULES, RULE_TESTS):
-        if not path.is_file():
-            raise GateError(f"{path} is missing: the gate needs the rules and their tests")
-    code, stdout, stderr = semgrep(
-        ["--test", "--strict", "--json", "--config", str(RULES), str(RULE_TESTS)],
-        timeout=timeout_s,
-        what="semgrep --test",
-    )
+    Fails closed on its traps: a folder it skips runs zero tests and exits 0,
+    and a rule file Semgrep cannot load is only reported with --strict."""
+    with tempfile.TemporaryDirectory(prefix="sast-tests-") as scratch:
+        rules_dir, tests_dir = semgrep_rules.test_layout(rules, Path(scratch))
+        code, stdout, stderr = semgrep(
+            ["--test", "--strict", "--json", "--config", str(rules_dir), str(tests_dir)],
+            timeout=timeout_s,
+            what="semgrep --test",
+        )
     try:
         report = json.loads(stdout)
         checks: dict[str, dict] = {
@@ -193,49 +217,49 @@ def run_rule_tests(timeout_s: float) -> int:
             for config in report["results"].values()
             for check_id, check in config["checks"].items()
         }
+        tested_files = {Path(name).name for name in report["results"]}
         broken_configs = report.get("config_with_errors") or []
+        untested = report.get("config_missing_tests") or []
     except (ValueError, KeyError, TypeError, AttributeError):
         raise GateError(
-            f"semgrep --test could not check {RULES} (exit {code}): {last_line(stderr)}"
+            f"semgrep --test could not check {FOLDER} (exit {code}): {last_line(stderr)}"
         ) from None
     if broken_configs:
-        raise GateError(f"{RULES} does not load: {first_line(str(broken_configs[0]))}")
-    if not checks:
+        raise GateError(f"a rule file does not load: {first_line(str(broken_configs[0]))}")
+    missing = sorted({p.name for p in rules.files} - tested_files) or [
+        Path(str(u)).name for u in untested
+    ]
+    if missing:
         raise GateError(
-            f"semgrep --test ran no rule tests: annotate {RULE_TESTS} with "
-            f"`# ruleid: <id>` and `# ok: <id>` lines for the rules in {RULES}"
+            f"semgrep --test ran no test of {', '.join(missing)}: annotate its fixture in "
+            f"{FOLDER}/tests/ with `# ruleid: <id>` and `# ok: <id>` lines"
         )
     failed = sorted(check_id for check_id, check in checks.items() if not check.get("passed"))
     if failed:
         details = "; ".join(describe_failure(check_id, checks[check_id]) for check_id in failed)
-        raise GateError(f"rule tests failed in {RULE_TESTS}: {details}: fix the rule or its test")
+        raise GateError(
+            f"rule tests failed in {FOLDER}/tests/: {details}: fix the rule or its test"
+        )
     if code != 0:
         raise GateError(f"semgrep --test exited {code} although every check passed")
     return len(checks)
 
 
-def rule_tests_digest() -> str:
-    digest = hashlib.sha256(metadata.version("semgrep").encode())
-    for path in (RULES, RULE_TESTS):
-        digest.update(b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def rule_tests_once(timeout_s: float) -> tuple[int, bool]:
+def rule_tests_once(rules: semgrep_rules.Pack, timeout_s: float) -> tuple[int, bool]:
     """The rule tests' verdict, rerun only when the rules, their tests or Semgrep
     changed: the same inputs give the same verdict, and the run costs as much as
     the scan itself. The verdict lives in the gate's venv, so a new venv (every
     CI job) always reruns them. Returns the rules checked and whether cached."""
-    if RULE_TESTS_PASSED is None or not (RULES.is_file() and RULE_TESTS.is_file()):
-        return run_rule_tests(timeout_s), False
-    digest = rule_tests_digest()
+    if RULE_TESTS_PASSED is None:
+        return run_rule_tests(rules, timeout_s), False
+    digest = rules.digest(metadata.version("semgrep"))
     try:
         recorded, count = RULE_TESTS_PASSED.read_text(encoding="utf-8").split()
         if recorded == digest and int(count) > 0:
             return int(count), True
     except (OSError, ValueError):
         pass
-    tested = run_rule_tests(timeout_s)
+    tested = run_rule_tests(rules, timeout_s)
     RULE_TESTS_PASSED.write_text(f"{digest} {tested}\n", encoding="utf-8")
     return tested, False
 
@@ -359,27 +383,13 @@ def first_error(path: Path) -> str | None:
     return None
 
 
-def local_id(check_id: str) -> str:
-    """A project rule's own id. Semgrep prefixes it with its file's folder, dotted
-    (``semgrep.flask-debug-true`` for ``.semgrep/``, a longer one when the rules
-    come from a base's policy tree): the same rule keeps one id, so that its
-    alerts, baseline entries and suppressions stay the same, wherever the rules
-    were read from. Registry rules keep theirs."""
-    folder = RULES.parent.resolve()
-    try:
-        shown = folder.relative_to(ROOT.resolve()).as_posix()
-    except ValueError:
-        shown = folder.as_posix().lstrip("/")
-    prefix = shown.replace("/", ".").lstrip(".") + "."
-    return check_id.removeprefix(prefix) if check_id.startswith(prefix) else check_id
-
-
-def tidy_sarif(notes: list[str], ledger: Ledger) -> dict:
-    """Relative paths for GitHub; project rules by their own ids; no matched text
-    (p/default has secret detectors); no placeholder fingerprint, which would make
-    every alert look like the same one."""
+def tidy_sarif(notes: list[str], ledger: Ledger, local: list[Path]) -> dict:
+    """Relative paths for GitHub; rules read from files by their own ids; no
+    matched text (p/default has secret detectors); no placeholder fingerprint,
+    which would make every alert look like the same one."""
     log = sarif.load(SARIF_REPORT, tool="semgrep")
-    log = sarif.drop_snippets(sarif.rename_rules(sarif.relativize(log, ROOT), local_id))
+    rename = functools.partial(semgrep_rules.local_id, configs=local, cwd=ROOT)
+    log = sarif.drop_snippets(sarif.rename_rules(sarif.relativize(log, ROOT), rename))
     for run in log["runs"]:
         for result in run.get("results") or []:
             fingerprints = result.get("fingerprints") or {}
@@ -404,7 +414,7 @@ def tidy_sarif(notes: list[str], ledger: Ledger) -> dict:
     return log
 
 
-def tidy_json(notes: list[str], chosen: targets.Selection) -> dict:
+def tidy_json(notes: list[str], chosen: targets.Selection, local: list[Path]) -> dict:
     """The merged JSON report, without matched code, and the ledger completed
     from what Semgrep says it analysed."""
     report = read_json(JSON_REPORT)
@@ -415,7 +425,7 @@ def tidy_json(notes: list[str], chosen: targets.Selection) -> dict:
     for result in report["results"]:
         result.get("extra", {}).pop("lines", None)
         if isinstance(result.get("check_id"), str):
-            result["check_id"] = local_id(result["check_id"])
+            result["check_id"] = semgrep_rules.local_id(result["check_id"], local, ROOT)
     for problem in problems:  # Semgrep's messages may quote the code
         problem.pop("message", None)
         problem.pop("spans", None)
@@ -461,20 +471,30 @@ def problem_kind(problem: dict) -> str:
 
 def run(context: Context) -> Outcome:
     toolrun.pinned(GATE.lock, "semgrep", "semgrep")
-    chosen = plan()
+    rules = semgrep_rules.pack()
+    with tempfile.TemporaryDirectory(prefix="sast-") as scratch:
+        project = semgrep_rules.merged(rules, Path(scratch) / "project-rules.yml")
+        return scan_with(context, rules, plan(project))
+
+
+def scan_with(context: Context, rules: semgrep_rules.Pack, chosen: Plan) -> Outcome:
     notes = []
     if chosen.offline_reason:
         notes.append(
-            f"{OFFLINE_NOTE} ({chosen.offline_reason}): only {RULES} ran, "
-            f"not {', '.join(settings.load().semgrep_packs)}"
+            f"{OFFLINE_NOTE} ({chosen.offline_reason}): only the project's rules ({FOLDER}/) "
+            f"ran, not {', '.join(settings.load().semgrep_packs)}; {semgrep_packs.STORE_ENV} "
+            "runs them from a local store"
         )
         print(f"sast: WARNING: {notes[-1]}", file=sys.stderr, flush=True)
-    tested, cached = rule_tests_once(context.timeout_s)
+    if chosen.store_note:
+        notes.append(chosen.store_note)
+    tested, cached = rule_tests_once(rules, context.timeout_s)
     notes.append(
-        f"rule tests: {tested} rule(s) passed their tests in {RULE_TESTS}"
+        f"rule tests: {tested} rule(s) of {len(rules.files)} rule file(s) passed their tests"
         + (" (rules, tests and Semgrep unchanged since they last passed here)" if cached else "")
     )
-    notes.append(f"configs: {', '.join(chosen.configs)}")
+    shown = [*chosen.configs[:-1], f"{FOLDER}/ ({len(rules.files)} rule files)"]
+    notes.append(f"configs: {', '.join(shown)}")
     selection = choose_targets(with_packs=len(chosen.configs) > 1)
     if not selection.targets and policy.partial_scan():
         notes.append("no changed file of the kinds Semgrep reads: nothing to scan")
@@ -488,8 +508,8 @@ def run(context: Context) -> Outcome:
             "gate's exclusions (.semgrepignore, [tool.pipeline.sast] exclude)"
         )
     scan(chosen.configs, selection.targets, context.timeout_s)
-    report = tidy_json(notes, selection)
-    log = tidy_sarif(notes, selection.ledger)
+    report = tidy_json(notes, selection, chosen.local)
+    log = tidy_sarif(notes, selection.ledger, chosen.local)
     # Registry rules put the matched code into their messages ($X): the records
     # carry each rule's own description instead.
     findings: list[Finding] = sarif.findings(

@@ -49,7 +49,8 @@ def _recall(store: Path, key: bytes) -> Database | None:
         with store.open("rb") as handle:
             if handle.readline().rstrip(b"\n") != key:
                 return None
-            loaded = pickle.load(handle)  # noqa: S301 -- our own cache, written by this module (see its docstring)
+            # nosemgrep: pickle-load-from-file -- our own cache, written by this module
+            loaded = pickle.load(handle)  # noqa: S301 -- likewise (see the module docstring)
     except Exception:  # any unreadable store is a miss: parse afresh
         return None
     return loaded if isinstance(loaded, Database) else None

@@ -106,11 +106,13 @@ def fake_secret() -> str:
 # the line carries a `noqa`, as a developer silencing the linter would: the
 # point is that `sast` still catches it.
 
-LINT_S307 = '''"""Plugin loading."""
+LINT_S113 = '''"""Fetching plugins."""
+
+import requests
 
 
-def load(expression: str) -> object:
-    return eval(expression)
+def fetch(url: str) -> bytes:
+    return requests.get(url).content
 '''
 
 FLASK_DEBUG = '''"""Development server entry points."""
@@ -276,10 +278,10 @@ def lines_with(text: str, *markers: str) -> frozenset[int]:
 
 DEFECTS = [
     Defect(
-        "ruff S307: eval of input",
+        "ruff S113: a request without a timeout",
         "lint",
-        add_file("src/taskapi/plugins.py", LINT_S307),
-        frozenset({"S307"}),
+        add_file("src/taskapi/plugins.py", LINT_S113),
+        frozenset({"S113"}),
     ),
     Defect(
         "Flask debug: debug=True, debug=1, config DEBUG",
