@@ -155,6 +155,14 @@ def acceptance(session: nox.Session) -> None:
     )
 
 
+@nox.session
+def adopt(session: nox.Session) -> None:
+    """Put the pipeline into another repository, or upgrade it there: `-- PATH [--no-run]`."""
+    install_lock(session, lock_of("pipeline-adopt"))
+    # The pipeline run at the end is started with this nox, not the adopt venv's Python.
+    session.run("python", "-m", "tools.adopt", f"--nox-python={sys.executable}", *session.posargs)
+
+
 @nox.session(python=False)
 def lock(session: nox.Session) -> None:
     """Regenerate the hash locks from pyproject.toml; `-- --check` only verifies them."""

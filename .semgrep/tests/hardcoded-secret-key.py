@@ -52,6 +52,12 @@ app.secret_key = os.urandom(32)
 app.config["SESSION_COOKIE_NAME"] = "session"
 # ok: hardcoded-secret-key
 app.config.from_envvar("APP_SETTINGS")
+# ok: hardcoded-secret-key
+API_KEY = "YOUR_API_KEY"
+# ok: hardcoded-secret-key
+app.config["SECRET_KEY"] = "replace-me"
+# ok: hardcoded-secret-key
+STRIPE_TOKEN = "xxxxxxxxxxxx"
 
 
 class Config:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +49,8 @@ def gate(session, name):
         with open(f"{name}.pid", "w") as handle:
             handle.write(str(proc.pid))
         proc.wait()
+    if name in os.environ.get("SLOW_GATES", "").split(","):
+        time.sleep(float(os.environ["SLOW_S"]))
     if name in os.environ.get("NO_RECORD_GATES", "").split(","):
         return
     failing = name in os.environ.get("FAIL_GATES", "").split(",")
@@ -148,6 +152,55 @@ def test_clean_run_passes_with_scans_in_parallel_between_lint_and_test(project: 
     summary = (project / "reports/summary.md").read_text(encoding="utf-8")
     assert "| scan\\_a | passed |" in summary
     assert "pipeline passed" in result.stdout
+
+
+def test_off_a_terminal_a_slow_gate_is_shown_running_before_it_ends(project: Path) -> None:
+    result = run_pipeline(
+        project, "--jobs", "3", "--progress-every", "1", SLOW_GATES="scan_b", SLOW_S="3.5"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    started = lines.index("pipeline: scan_b started")
+    still = [i for i, line in enumerate(lines) if line.startswith("pipeline: scan_b still running")]
+    block = next(
+        i for i, line in enumerate(lines) if line.startswith("==========") and " scan_b: " in line
+    )
+    ended = next(
+        i for i, line in enumerate(lines) if line.startswith("pipeline: scan_b passed after")
+    )
+    # Seen running (twice, at least a second apart) while its output was still held back.
+    assert started < still[0] and len(still) >= 2 and still[-1] < block, lines
+    assert ended == block + 1, lines
+    # The other scans ended meanwhile, each said so at once; no terminal codes in a log.
+    assert (
+        next(i for i, line in enumerate(lines) if line.startswith("pipeline: scan_a passed"))
+        < block
+    )
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    # Every gate's own output still comes whole, after its header.
+    assert lines[ended + 1].startswith("nox > Running session scan_b")
+
+
+def test_on_a_terminal_one_status_line_is_redrawn_and_left_clean(project: Path) -> None:
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.pipeline", "--jobs", "3", GATES_OPTION],
+        cwd=project, env=pipeline_env(SLOW_GATES="scan_b", SLOW_S="2.5", COLUMNS="120"),
+        stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    with suppress(OSError):  # EIO once the last writer closes the terminal
+        while chunk := os.read(controller, 65536):
+            seen += chunk
+    os.close(controller)
+    assert process.wait(timeout=120) == 0, seen.decode(errors="replace")
+    shown = seen.decode("utf-8", errors="replace")
+    assert "running: scan_b 1s" in shown or "running: scan_b 2s" in shown, shown
+    # Each redraw erases the line first; the last status line is erased before
+    # the table, so the terminal holds no half-drawn line.
+    assert "\r\x1b[2K" in shown and "running: " not in shown.split("\r\x1b[2K")[-1]
+    assert "pipeline: scan_b started" not in shown
 
 
 def test_failing_lint_skips_everything_else_and_still_notifies(project: Path) -> None:

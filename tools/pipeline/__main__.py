@@ -32,6 +32,7 @@ from tools import notify as webhook
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.pipeline import record, summary
+from tools.pipeline.progress import STILL_RUNNING_EVERY_S, Progress
 from tools.reports import NOX_REPORT, PIPELINE_JSON, SUMMARY_MD
 from tools.text import console, console_line, last_line
 from tools.verdict import PipelineRecord, Status
@@ -125,7 +126,7 @@ class SessionLogs:
         return "".join(self.lines.get(session, [])[-LOG_TAIL_LINES:])
 
 
-def run_nox(argv: list[str], logs: SessionLogs) -> int:
+def run_nox(argv: list[str], logs: SessionLogs, progress: Progress) -> int:
     """Run nox, echoing its output live and keeping each session's block.
 
     nox runs in a process group of its own, so that stopping it reaches every
@@ -143,8 +144,7 @@ def run_nox(argv: list[str], logs: SessionLogs) -> int:
     )
     try:
         for line in process.stdout or ():
-            sys.stdout.write(console_line(line) + "\n")
-            sys.stdout.flush()
+            progress.echo(console_line(line))
             logs.feed(line)
         return process.wait()
     except (KeyboardInterrupt, Stop) as stopped:
@@ -179,13 +179,17 @@ def skipped_gates(gates: list[str], results: dict[str, dict]) -> list[str]:
 
 
 def run_graph(
-    gates: list[str], args: argparse.Namespace, nox_options: list[str], logs: SessionLogs
+    gates: list[str],
+    args: argparse.Namespace,
+    nox_options: list[str],
+    logs: SessionLogs,
+    progress: Progress,
 ) -> dict[str, dict]:
     jobs = ["-j", str(args.jobs)]
     NOX_REPORT.unlink(missing_ok=True)
     # Absolute: nox runs from the folder of the noxfile it is given (the base's).
     report = str(Path.cwd() / NOX_REPORT)
-    run_nox(["-s", *gates, *jobs, "--report", report, *nox_options], logs)
+    run_nox(["-s", *gates, *jobs, "--report", report, *nox_options], logs, progress)
     results = read_nox_results(NOX_REPORT)
     # --keep-going reruns what nox skipped, prerequisites excluded; nox still
     # orders the rerun by the graph, so a gate whose prerequisite failed again
@@ -197,6 +201,7 @@ def run_graph(
         run_nox(
             ["-s", *skipped, "--no-dependencies", *jobs, "--report", report, *nox_options],
             logs,
+            progress,
         )
         rerun = read_nox_results(NOX_REPORT)
         if not rerun or skipped_gates(gates, {**results, **rerun}) == skipped:
@@ -254,6 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="judge the checkout as a pull request onto BASE: every gate runs with the "
         "base's policy, secrets scans BASE..HEAD, and policy lists what changed "
         "(default: $PIPELINE_BASE_REF)",
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=STILL_RUNNING_EVERY_S,
+        help=argparse.SUPPRESS,  # seconds between "still running" lines off a terminal
     )
     parser.add_argument(
         "--gates",
@@ -316,7 +327,8 @@ def run(args: argparse.Namespace, nox_options: list[str]) -> int:
     logs = SessionLogs()
     stopped, gates, results, reason = None, args.gates, {}, None
     try:
-        results = run_graph(gates, args, nox_options, logs)
+        with Progress.for_console(args.progress_every) as progress:
+            results = run_graph(gates, args, nox_options, logs, progress)
     except (Interrupted, KeyboardInterrupt, Stop) as interruption:
         stopped = (
             interruption.signum

@@ -13,6 +13,17 @@ from tools.text import console, console_line
 from tools.text import markdown as md
 from tools.verdict import GateRecord, PipelineRecord, Status
 
+# Mermaid's flowchart colours per verdict: GitHub renders the block in the summary.
+STATUS_STYLE = {
+    Status.PASSED: "fill:#d3f5d9,stroke:#1a7f37,color:#0b3d1a",
+    Status.FAILED: "fill:#ffd8d8,stroke:#cf222e,color:#5c0a0f",
+    Status.SKIPPED: "fill:#eaeef2,stroke:#6e7781,color:#24292f",
+    Status.CANCELLED: "fill:#fff1c2,stroke:#9a6700,color:#3b2800",
+}
+# What a Mermaid label may hold as it is; everything else becomes an entity
+# code (#35; for "#"): no quote can end the label, no bracket, backtick,
+# pipe or HTML tag can start Mermaid or Markdown syntax.
+LABEL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:/()+-")
 HEADER = ["gate", "status", "duration", "findings", "new / existing / fixed", "covered", "reports"]
 
 
@@ -106,6 +117,33 @@ def suppressions_table(run: PipelineRecord) -> list[str]:
     return lines
 
 
+def mermaid_label(text: str) -> str:
+    return "".join(char if char in LABEL_SAFE else f"#{ord(char)};" for char in text)
+
+
+def graph(run: PipelineRecord) -> list[str]:
+    """The gate graph as a Mermaid flowchart: each gate a node coloured by its
+    verdict, labelled with its duration and findings, an edge per requirement.
+    Node ids are positions (g0, g1...), never names from the repository."""
+    ids = {gate.gate: f"g{index}" for index, gate in enumerate(run.gates)}
+    registry = gates.registry()
+    lines = ["```mermaid", "flowchart LR"]
+    for gate in run.gates:
+        facts = [str(gate.status), duration_text(gate.duration_s), findings_text(gate)]
+        label = mermaid_label(gate.gate) + "<br/>" + " · ".join(map(mermaid_label, facts))
+        lines.append(f'  {ids[gate.gate]}["{label}"]')
+    for gate in run.gates:
+        spec = registry.get(gate.gate)
+        for required in spec.requires if spec else ():
+            if required in ids:
+                lines.append(f"  {ids[required]} --> {ids[gate.gate]}")
+    for status, style in STATUS_STYLE.items():
+        lines.append(f"  classDef {status} {style}")
+    for gate in run.gates:
+        lines.append(f"  class {ids[gate.gate]} {gate.status}")
+    return [*lines, "```"]
+
+
 def markdown(run: PipelineRecord) -> str:
     commit = (run.commit or "no commit")[:12]
     lines = [
@@ -113,6 +151,8 @@ def markdown(run: PipelineRecord) -> str:
         "",
         f"{md(run.repository)} at {md(commit)} on {md(run.branch or '-')}, {run.duration_s:.1f}s",
         *(["", md(run.reason)] if run.reason else []),
+        "",
+        *graph(run),
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),

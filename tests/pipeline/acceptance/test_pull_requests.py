@@ -132,8 +132,8 @@ def weaken_everything(repo: Path) -> str:
     # A nested ruff configuration selecting nothing, and what S would flag.
     write(repo, "src/ruff.toml", "[lint]\nselect = []\n")
     write(repo, "src/taskapi/loader.py",
-          '"""Loading."""\n\n\ndef load(text: str) -> object:  # pragma: no cover\n'
-          "    return eval(text)\n")  # fmt: skip
+          '"""Loading."""\n\nimport yaml\n\n\ndef load(text: str) -> object:  # pragma: no cover\n'
+          "    return yaml.load(text)\n")  # fmt: skip
     # The secrets gate's own code told to pass.
     edit(repo, "tools/gates/secrets.py", "def run(context: Context) -> Outcome:\n",
          "def run(context: Context) -> Outcome:\n    return Outcome(notes=['clean'])\n\n\n"
@@ -161,7 +161,7 @@ def test_a_hostile_pull_request_is_caught_by_the_base_policy(project: Path) -> N
     }
     assert gates["policy"]["status"] == "failed"
     # Each hidden finding, caught by the gate the base's policy runs.
-    assert ("S307", "src/taskapi/loader.py") in blocking(gates["lint"])  # src/ruff.toml ignored
+    assert ("S506", "src/taskapi/loader.py") in blocking(gates["lint"])  # src/ruff.toml ignored
     assert ("zizmor/template-injection", ".github/workflows/greet.yml") in blocking(gates["lint"])
     assert {
         ("flask-debug-true", "src/taskapi/devserver.py"),  # still ERROR
