@@ -110,7 +110,13 @@ def constraints(root: Path) -> list[str]:
 
 
 def installs_project(root: Path) -> bool:
-    return any((root / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg"))
+    """A project pip can install: setup.py or setup.cfg, or a pyproject.toml that
+    declares one ([project] or [build-system]); a pyproject.toml holding only tool
+    settings (an application's, say) is none: its code is imported from the checkout."""
+    if any((root / name).is_file() for name in ("setup.py", "setup.cfg")):
+        return True
+    document = _pyproject(root)
+    return "project" in document or "build-system" in document
 
 
 def plan(root: Path, policy_root: Path, scratch: Path) -> tuple[list[list[str]], list[Path]]:
