@@ -72,6 +72,7 @@ class Plan:
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (path, the action to take)
     found: list[tuple[str, str]] = field(default_factory=list)  # (what, value): the layout
     upgrade: str | None = None  # the release it upgrades from, if any
+    first: bool = True  # no release recorded yet
 
     def write(self, path: str, content: bytes | None, what: str) -> None:
         self.writes[path] = content
@@ -414,7 +415,10 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
         )
     if record and record["commit"] == commit:
         old = new
-    plan = Plan(upgrade=record.get("version", "?") if record and old is not new else None)
+    plan = Plan(
+        upgrade=record.get("version", "?") if record and old is not new else None,
+        first=record is None,
+    )
     branch = default_branch(target)
     plan.found.append(("default branch", branch))
     found = found_layout(target, plan)
@@ -441,6 +445,7 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
         found,
         plan,
     )
+    through_links(target, plan)
     version = json.loads(new[release.MANIFEST])["version"]
     wanted = {"version": version, "commit": commit}
     if record != wanted:
@@ -450,6 +455,25 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
             f"records {version} ({commit[:12]})",
         )
     return plan, wanted
+
+
+def through_links(target: Path, plan: Plan) -> None:
+    """A write through a symbolic link would land outside the repository, or in
+    another of its files: each link is a conflict, and nothing is written through it."""
+    links: set[str] = set()
+    for name in list(plan.writes):
+        parts = Path(name).parts
+        for depth in range(1, len(parts) + 1):
+            link = "/".join(parts[:depth])
+            if (target / link).is_symlink():
+                links.add(link)
+                del plan.writes[name]
+                break
+    blocked = tuple(links) + tuple(f"{link}/" for link in links)
+    plan.done = [(what, name) for what, name in plan.done if not name.startswith(blocked)]
+    for link in sorted(links):
+        what = "the pipeline installs files there: replace it with a real folder or file"
+        plan.conflicts.append((link, f"a symbolic link, where {what}"))
 
 
 def apply(target: Path, plan: Plan) -> None:
@@ -508,7 +532,9 @@ def show(plan: Plan, target: Path) -> None:
     if added:
         shown = ", ".join(f"{console(folder)} ({count})" for folder, count in added.items())
         print(f"adopt: added files under {shown}")
-    if not plan.writes:
+    if not plan.writes and plan.conflicts:
+        print("adopt: nothing written")
+    elif not plan.writes:
         print("adopt: nothing to change: the pipeline is installed as this release ships it")
     else:
         print(
@@ -535,6 +561,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     except PipelineError as error:
         print(f"adopt: error: {error}", file=sys.stderr)
         return 2
+    if plan.first and plan.conflicts:
+        # Half a pipeline is of no use, and would make the next run's tree dirty.
+        plan.writes.clear()
+        plan.done.clear()
     apply(target, plan)
     show(plan, target)
     if plan.conflicts:

@@ -85,6 +85,33 @@ def test_the_policy_names_the_s_rules_that_do_not_block(tmp_path: Path) -> None:
     assert [f["rule"] for f in result.record["blocking"]] == ["S307"]
 
 
+def test_lint_fits_the_repository_and_changes_no_file(tmp_path: Path) -> None:
+    # A project whose ruff fixes on every run, selects no S rule and wants short
+    # lines; its tests assert; its README shows badly formatted Python.
+    config = (
+        "[tool.ruff]\nfix = true\nline-length = 60\n\n[tool.ruff.lint]\nselect = ['E']\n"
+    )
+    files = {
+        "pyproject.toml": config,
+        "src/app.py": NO_TIMEOUT.replace("import requests\n", "import os, requests\n"),
+        "tests/test_app.py": "def test_truth() -> None:\n    assert True\n",
+        "README.md": "# App\n\n```python\nVALUE = {  'a':1 }\n```\n",
+        # The pipeline's own file: linted with the pipeline's configuration (100 columns).
+        "noxfile.py": f'"""Sessions."""\n\nNOTE = "{"x" * 70}"\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = run_gate("lint", tmp_path)
+    assert result.code == 1, result.stdout + result.stderr
+    blocking = {(item["rule"], item["path"]) for item in result.record["blocking"]}
+    # The S rules run whatever `select` says; the project's own E rules too.
+    assert blocking == {("S113", "src/app.py"), ("E401", "src/app.py")}, blocking
+    # Nothing was fixed or reformatted, whatever `fix = true` asks.
+    for name, text in files.items():
+        assert (tmp_path / name).read_text(encoding="utf-8") == text, name
+
+
 @pytest.mark.parametrize(
     ("config", "expected"),
     [

@@ -274,6 +274,28 @@ def test_adopting_twice_changes_nothing_and_bad_input_changes_nothing(tmp_path: 
         assert "Traceback" not in output
     assert status(dirty) == "M app.py" and status(broken) == ""
 
+    # What is the user's is never overwritten: listed, one action each, nothing written.
+    theirs = user_repo(
+        tmp_path / "theirs",
+        "main",
+        {
+            "app.py": SERVICE,
+            "noxfile.py": "import nox\n",
+            "tools/release.py": "VERSION = 1\n",
+            "pyproject.toml": '[dependency-groups]\npipeline-lint = ["ruff==0.1.0"]\n',
+        },
+    )
+    clash = adopt(theirs, "--no-run")
+    output = clash.stdout + clash.stderr
+    assert clash.returncode == 1, output
+    for what in (
+        "noxfile.py: noxfile.py is yours",
+        "tools/: the pipeline's code",
+        "[dependency-groups] pipeline-lint: rename your group",
+    ):
+        assert f"UNRESOLVED {what}" in output, output
+    assert "nothing written" in output and status(theirs) == ""
+
 
 def source_at(tmp_path: Path) -> tuple[Path, str, str]:
     """A clone of the pipeline with an older release (a commit made here) and HEAD."""
