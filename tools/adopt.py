@@ -40,10 +40,11 @@ from typing import Any
 import tomlkit
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from tools import git, layout, release, settings
+from tools import git, layout, release, reports, settings, verdict
 from tools.deps import discovery
 from tools.deps.declared import PIPELINE
 from tools.errors import PipelineError
+from tools.pipeline import summary
 from tools.text import console, console_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -495,26 +496,21 @@ def apply(target: Path, plan: Plan) -> None:
 
 
 def run_pipeline(target: Path, nox_python: str, options: list[str]) -> int:
-    print(f"adopt: running the pipeline in {console(str(target))}", flush=True)
-    argv = [nox_python, "-m", "nox", "-s", "pipeline", *(["--", *options] if options else [])]
+    """The pipeline there, every gate run whatever the others say (--keep-going):
+    a first run is for seeing everything; then what each gate covered."""
+    print(f"adopt: running the pipeline in {console_line(str(target))}", flush=True)
+    wanted = options if "--keep-going" in options else ["--keep-going", *options]
+    argv = [nox_python, "-m", "nox", "-s", "pipeline", "--", *wanted]
     result = subprocess.run(argv, cwd=target, check=False)  # the noxfile just installed
-    for record_path in sorted((target / "reports/gates").glob("*.json")):
-        try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        coverage = record.get("coverage") or {}
-        covered = (
-            f"scanned {coverage.get('scanned')} of {coverage.get('total')} {coverage.get('unit')}"
-            if coverage
-            else "; ".join(str(note) for note in record.get("notes", [])[:1])
-        )
-        print(
-            f"adopt: {console(record.get('gate', '?'))}: {console(record.get('status', '?'))}"
-            f" ({console(covered)})"
-        )
+    try:
+        record = verdict.PipelineRecord.loads((target / reports.PIPELINE_JSON).read_text("utf-8"))
+    except (OSError, PipelineError) as error:
+        print(f"adopt: the pipeline left no readable record: {console(str(error))}")
+        return result.returncode or 1
+    for gate in record.gates:
+        covered = summary.covered_text(gate)
+        shown = covered if covered != "-" else "; ".join(gate.notes[:1]) or gate.reason or "-"
+        print(f"adopt: {console(gate.gate)}: {gate.status} ({console(shown)})")
     return result.returncode
 
 
@@ -577,8 +573,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 0
     if run_pipeline(target, args.nox_python, pipeline_options) == 0:
         return 0
-    if plan.upgrade:
-        # New rules find old code: hold the line instead of switching them off.
+    if plan.first or plan.upgrade:
+        # Old code has findings nobody is changing: hold the line, do not switch gates off.
         print(
             "adopt: findings in code nobody is changing can be recorded as debt: run "
             "`nox -s baseline` there and review .pipeline/baseline.json (see the README)"

@@ -34,7 +34,8 @@ REDRAW_EVERY_S = 1.0
 _STARTED = re.compile(r"^Starting session (?P<name>[\w.()=,-]+)\.\.\.$")
 _ENDED = re.compile(r"^={10} \S+ (?P<name>[\w.()=,-]+): (?P<result>\w+)")
 # nox's words for a session's end, in the pipeline's words for a gate's.
-VERDICTS = {"success": "passed", "failed": "failed", "skipped": "skipped", "aborted": "cancelled"}
+# ("aborted": a prerequisite failed, so the session never started.)
+VERDICTS = {"success": "passed", "failed": "failed", "skipped": "skipped", "aborted": "skipped"}
 ERASE = "\r\x1b[2K"
 
 
@@ -83,7 +84,8 @@ class Progress:
         took = time.monotonic() - started if started is not None else 0.0
         self.ended[name] = (verdict, took)
         if not self.live:
-            self.out.write(f"pipeline: {console(name)} {verdict} after {seconds(took)}\n")
+            after = f" after {seconds(took)}" if started is not None else ""
+            self.out.write(f"pipeline: {console(name)} {verdict}{after}\n")
 
     # -- the clock ------------------------------------------------------------
 
