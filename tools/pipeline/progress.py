@@ -76,6 +76,7 @@ class Progress:
     def _start(self, name: str) -> None:
         now = time.monotonic()
         self.running[name] = self._last_note[name] = now
+        self.ended.pop(name, None)  # run again (--keep-going): its earlier end is history
         if not self.live:
             self.out.write(f"pipeline: {console(name)} started\n")
 
@@ -126,7 +127,10 @@ class Progress:
     def status_line(self) -> str:
         now = time.monotonic()
         parts = [f"{console(n)} {seconds(now - s)}" for n, s in self.running.items()]
-        done = [f"{console(n)} {v} {seconds(t)}" for n, (v, t) in self.ended.items()]
+        done = [
+            f"{console(n)} {v}" + (f" {seconds(t)}" if t else "")
+            for n, (v, t) in self.ended.items()
+        ]
         line = "running: " + (", ".join(parts) or "-")
         return line + (" | done: " + ", ".join(done) if done else "")
 
