@@ -32,6 +32,11 @@ TOKEN = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
 ENTROPY_FLOOR = 4.0
 # snake_case and kebab-case names: words joined, none longer than a word.
 IDENTIFIER = re.compile(r"[A-Za-z0-9]{1,14}(?:[_-][A-Za-z0-9]{1,14})+")
+# A file path of lower-case words (requests/packages/oauthlib/oauth1/rfc5849):
+# a random base64 key's segments are mixed-case (all lower-case for 1 % of
+# 8-character segments, and every segment must be).
+_WORDS = r"[a-z0-9]{1,14}(?:[_-][a-z0-9]{1,14})*"
+PATH_LIKE = re.compile(rf"(?:{_WORDS}/)+{_WORDS}")
 MASK = "***"
 
 
@@ -55,7 +60,7 @@ def entropy(text: str) -> float:
 
 
 def _secret_shaped(token: str) -> bool:
-    if IDENTIFIER.fullmatch(token):
+    if IDENTIFIER.fullmatch(token) or PATH_LIKE.fullmatch(token):
         return False
     has_digit = any(char.isdigit() for char in token)
     has_letter = any(char.isalpha() for char in token)

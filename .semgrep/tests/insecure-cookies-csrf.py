@@ -48,6 +48,12 @@ def login():
     # ok: insecure-cookie
     response.set_cookie("session", token, **COOKIE_OPTIONS)
     # ok: insecure-cookie
+    jar.set_cookie(make_cookie("session", token))
+    # ok: insecure-cookie
+    self.set_cookie(copy.copy(cookie))
+    # ruleid: insecure-cookie
+    response.set_cookie("remember")
+    # ok: insecure-cookie
     response.set_cookie("session", token, secure=not app.debug, httponly=True)
     # ok: insecure-cookie
     response.delete_cookie("legacy")

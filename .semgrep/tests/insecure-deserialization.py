@@ -117,6 +117,11 @@ def signed_itsdangerous():
 DEFAULTS = pickle.loads(b"\x80\x04K\x01.")
 
 
+def test_requests_pickle(prepared):
+    # ok: insecure-deserialization
+    assert pickle.loads(pickle.dumps(prepared))
+
+
 def worker(sock):
     # ruleid: insecure-deserialization
     job = pickle.loads(sock.recv(65536))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
-from tools import sarif
+from tools import sarif, text
 from tools.errors import GateError
 from tools.gates import Gate, Severity
 from tools.gates._gate import EXIT_ERROR, EXIT_FINDINGS, EXIT_PASSED, Outcome, main
@@ -161,3 +163,13 @@ def test_locations_relative_to_the_scanned_folder_become_relative_to_the_checkou
     run = sarif.relativize(log, Path("/repo"), scanned=Path(".github"))["runs"][0]
     assert sarif.first_location(run["results"][0])[0] == expected
     assert run["artifacts"][0]["location"]["uri"] == expected
+
+
+def test_masking_keeps_file_paths_and_hides_keys() -> None:
+    # Built at run time: a 40-character base64 key with slashes, as cloud keys are.
+    alphabet = string.ascii_letters + string.digits
+    segments = ["".join(secrets.choice(alphabet) for _ in range(12)) for _ in range(3)]
+    key = "Ab1/".join(segments)
+    path = "requests/packages/oauthlib/oauth1/rfc5849/parameters.py"
+    shown = text.mask_secrets(f"{path}:32 signed with {key}")
+    assert shown == f"{path}:32 signed with ***"
