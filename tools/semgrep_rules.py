@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,3 +120,22 @@ def local_id(check_id: str, configs: list[Path], cwd: Path) -> str:
         if check_id.startswith(prefix):
             return check_id.removeprefix(prefix)
     return check_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.semgrep_rules DEST``: the pack merged into DEST, as the
+    gate does it (the benchmark's bare Semgrep run times this step too)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m tools.semgrep_rules DEST", file=sys.stderr)
+        return 2
+    try:
+        merged(pack(), Path(args[0]))
+    except GateError as error:
+        print(f"semgrep_rules: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

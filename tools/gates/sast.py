@@ -117,9 +117,11 @@ def read_settings(value: object) -> SastSettings:
 
 
 def bare(bench: Bare) -> list[Command]:
-    # The pack merged into one config, as the gate hands it over.
-    local = semgrep_rules.merged(semgrep_rules.pack(), bench.scratch / "project-rules.yml")
+    # The pack merged into one config, as the gate hands it over (in the gate's
+    # venv, which holds PyYAML), then the scan.
+    local = bench.scratch / "project-rules.yml"
     return [
+        [bench.bin("python"), "-m", "tools.semgrep_rules", str(local)],
         [
             bench.bin("semgrep"),
             "scan",
@@ -128,7 +130,7 @@ def bare(bench: Bare) -> list[Command]:
             "-q",
             f"--sarif-output={bench.scratch / 'sast.sarif'}",
             ".",
-        ]
+        ],
     ]
 
 
