@@ -147,7 +147,7 @@ def plan_files(
     """Each installed file: added, updated, kept, merged, or a conflict."""
     tracked = set(git.paths("ls-files", "-z", cwd=target))
     if old is None:
-        own = sorted(name for name in tracked if name.startswith("tools/") and name not in new)
+        own = sorted(name for name in tracked if name.startswith("tools/"))
         if own or "tools.py" in tracked:
             plan.conflicts.append(
                 (
