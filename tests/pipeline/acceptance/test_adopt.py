@@ -217,7 +217,9 @@ def test_each_shape_is_adopted_with_one_command(tmp_path: Path, shape: str, verd
         assert name in failed or gate["status"] == "passed", gate
     # Each gate says what it covered.
     assert re.search(r"^adopt: lint: passed \(\d+ of \d+ files\)$", output, re.M), output[-3000:]
-    assert re.search(r"^adopt: secrets: passed \(\d+ of \d+ commits\)$", output, re.M), output[-3000:]
+    assert re.search(r"^adopt: secrets: passed \(\d+ of \d+ commits\)$", output, re.M), output[
+        -3000:
+    ]
     # The user's bytes are all still there, and the run changed no file of theirs.
     for name, content in before.items():
         if name != "pyproject.toml":
@@ -293,7 +295,7 @@ def test_adopting_twice_changes_nothing_and_bad_input_changes_nothing(tmp_path: 
     for what in (
         "noxfile.py: noxfile.py is yours",
         "tools/: the pipeline's code",
-        "[dependency-groups] pipeline-lint: rename your group",
+        "pyproject.toml [dependency-groups] pipeline-lint: rename your group",
     ):
         assert f"UNRESOLVED {what}" in output, output
     assert "nothing written" in output and status(theirs) == ""
