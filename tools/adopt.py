@@ -303,15 +303,38 @@ def found_layout(target: Path, plan: Plan) -> dict[str, list[str]]:
     return {"source": source, "tests": tests}
 
 
+def first_settings(ours: Any, found: dict[str, list[str]]) -> Any:
+    """[tool.pipeline] of a first adoption: the layout found, and the S rules policy."""
+    table = tomlkit.table()
+    table.add(tomlkit.comment("The layout `nox -s adopt` found; every key is optional."))
+    table["source"] = found["source"]
+    table["tests"] = found["tests"]
+    # The S rules policy (rules that flag safe code, each with the pack rule
+    # that catches its dangerous case); the rest keeps the gates' defaults.
+    policy = tomlkit.table()
+    for code, why in ours["tool"]["pipeline"]["lint"]["ignore"].unwrap().items():
+        policy[code] = why
+    lint = tomlkit.table()
+    lint.add(tomlkit.comment("ruff's S rules that only flag safe code, each with the rule"))
+    lint.add(tomlkit.comment("of .semgrep/ that catches the dangerous case (see the README)."))
+    lint["ignore"] = policy
+    table["lint"] = lint
+    return table
+
+
 def plan_pyproject(
     target: Path, new: bytes, old: bytes | None, found: dict[str, list[str]], plan: Plan
 ) -> None:
     path = target / "pyproject.toml"
-    original = path.read_text(encoding="utf-8") if path.is_file() else ""
     try:
+        original = path.read_text(encoding="utf-8") if path.is_file() else ""
         document = tomlkit.parse(original)
-    except tomlkit.exceptions.ParseError as error:
+    except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
         raise AdoptError(f"pyproject.toml is not TOML ({error}): fix it first") from None
+    if not isinstance(document.get("dependency-groups", {}), dict) or not isinstance(
+        document.get("tool", {}), dict
+    ):
+        raise AdoptError("pyproject.toml: [dependency-groups] and [tool] must be tables")
     ours = tomlkit.parse(new.decode("utf-8"))
     theirs_groups, base_groups = pipeline_groups(new), pipeline_groups(old)
     groups = document.get("dependency-groups")
@@ -342,21 +365,7 @@ def plan_pyproject(
     if tool is None:
         tool = document["tool"] = tomlkit.table(is_super_table=True)
     if "pipeline" not in tool:
-        table = tomlkit.table()
-        table.add(tomlkit.comment("The layout `nox -s adopt` found; every key is optional."))
-        table["source"] = found["source"]
-        table["tests"] = found["tests"]
-        # The S rules policy (rules that flag safe code, each with the pack rule
-        # that catches its dangerous case); the rest keeps the gates' defaults.
-        policy = tomlkit.table()
-        for code, why in ours["tool"]["pipeline"]["lint"]["ignore"].unwrap().items():
-            policy[code] = why
-        lint = tomlkit.table()
-        lint.add(tomlkit.comment("ruff's S rules that only flag safe code, each with the rule"))
-        lint.add(tomlkit.comment("of .semgrep/ that catches the dangerous case (see the README)."))
-        lint["ignore"] = policy
-        table["lint"] = lint
-        tool["pipeline"] = table
+        tool["pipeline"] = first_settings(ours, found)
     else:
         plan.found.append(("[tool.pipeline]", "yours, kept as it is"))
     text = tomlkit.dumps(document)
@@ -555,7 +564,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         check_target(target, args.force)
         plan, _ = make_plan(target)
     except PipelineError as error:
-        print(f"adopt: error: {error}", file=sys.stderr)
+        print(f"adopt: error: {console(str(error))}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        # The edge: one line, not a traceback; nothing has been written yet.
+        print(f"adopt: internal error: {type(error).__name__}: {console(str(error))}",
+              file=sys.stderr)  # fmt: skip
         return 2
     if plan.first and plan.conflicts:
         # Half a pipeline is of no use, and would make the next run's tree dirty.

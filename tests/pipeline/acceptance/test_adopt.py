@@ -262,12 +262,14 @@ def test_adopting_twice_changes_nothing_and_bad_input_changes_nothing(tmp_path: 
     user_repo(dirty, "main", {"app.py": SERVICE})
     (dirty / "app.py").write_text(SERVICE + "# edited\n", encoding="utf-8")
     broken = user_repo(tmp_path / "broken", "main", {"pyproject.toml": "[project\n", "a.py": ""})
+    untabled = user_repo(tmp_path / "untabled", "main", {"pyproject.toml": "tool = 3\n"})
     plain = tmp_path / "plain"
     plain.mkdir()
     no_python = user_repo(tmp_path / "js", "main", {"index.js": "console.log(1)\n"})
     for target, says in (
         (dirty, "uncommitted changes"),
         (broken, "is not TOML"),
+        (untabled, "must be tables"),
         (plain, "not the top of a git repository"),
         (no_python, "holds no Python"),
     ):
