@@ -117,10 +117,25 @@ def check_target(target: Path, force: bool) -> None:
         raise AdoptError(
             f"{target} has uncommitted changes: commit or stash them (or pass --force)"
         )
+    check_pyproject(target)
     tracked = git.paths("ls-files", "-z", cwd=target)
     markers = {"pyproject.toml", "setup.py", "setup.cfg"}
     if not any(name.endswith(".py") or name in markers for name in tracked):
         raise AdoptError(f"{target} holds no Python: no .py file, pyproject.toml or setup.py")
+
+
+def check_pyproject(target: Path) -> None:
+    """A pyproject.toml adoption can merge into: TOML, with tables where tables go."""
+    path = target / "pyproject.toml"
+    if not path.is_file():
+        return
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
+        raise AdoptError(f"pyproject.toml is not TOML ({error}): fix it first") from None
+    for key in ("project", "tool", "dependency-groups"):
+        if not isinstance(document.get(key, {}), dict):
+            raise AdoptError(f"pyproject.toml: {key} must be a table: fix it first")
 
 
 # -- files --------------------------------------------------------------------
@@ -331,10 +346,6 @@ def plan_pyproject(
         document = tomlkit.parse(original)
     except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
         raise AdoptError(f"pyproject.toml is not TOML ({error}): fix it first") from None
-    if not isinstance(document.get("dependency-groups", {}), dict) or not isinstance(
-        document.get("tool", {}), dict
-    ):
-        raise AdoptError("pyproject.toml: [dependency-groups] and [tool] must be tables")
     ours = tomlkit.parse(new.decode("utf-8"))
     theirs_groups, base_groups = pipeline_groups(new), pipeline_groups(old)
     groups = document.get("dependency-groups")

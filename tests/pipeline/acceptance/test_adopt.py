@@ -269,7 +269,7 @@ def test_adopting_twice_changes_nothing_and_bad_input_changes_nothing(tmp_path: 
     for target, says in (
         (dirty, "uncommitted changes"),
         (broken, "is not TOML"),
-        (untabled, "must be tables"),
+        (untabled, "tool must be a table"),
         (plain, "not the top of a git repository"),
         (no_python, "holds no Python"),
     ):
