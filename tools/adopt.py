@@ -428,14 +428,19 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
     commit = source_commit()
     record = read_record(target)
     new = files_at(commit)
-    old = files_at(record["commit"]) if record and record["commit"] != commit else None
-    if record and old is None and record["commit"] != commit:
-        raise AdoptError(
-            f"this clone lacks commit {record['commit'][:12]}, which adopted "
-            "the pipeline there: fetch it (git fetch --unshallow) and run again"
-        )
+    old = None
     if record and record["commit"] == commit:
         old = new
+    elif record:
+        known = git.answer(
+            "rev-parse", "-q", "--verify", f"{record['commit']}^{{commit}}", cwd=ROOT
+        )
+        if known is None:
+            raise AdoptError(
+                f"this clone lacks commit {record['commit'][:12]}, which adopted "
+                "the pipeline there: fetch it (git fetch --unshallow) and run again"
+            )
+        old = files_at(record["commit"])
     plan = Plan(
         upgrade=record.get("version", "?") if record and old is not new else None,
         first=record is None,
