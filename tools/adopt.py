@@ -117,25 +117,25 @@ def check_target(target: Path, force: bool) -> None:
         raise AdoptError(
             f"{target} has uncommitted changes: commit or stash them (or pass --force)"
         )
-    check_pyproject(target)
     tracked = git.paths("ls-files", "-z", cwd=target)
     markers = {"pyproject.toml", "setup.py", "setup.cfg"}
     if not any(name.endswith(".py") or name in markers for name in tracked):
         raise AdoptError(f"{target} holds no Python: no .py file, pyproject.toml or setup.py")
 
 
-def check_pyproject(target: Path) -> None:
-    """A pyproject.toml adoption can merge into: TOML, with tables where tables go."""
+def read_pyproject(target: Path) -> tuple[str, tomlkit.TOMLDocument]:
+    """The target's pyproject.toml, as text and as the document adoption merges
+    into ("" and an empty one without a file): TOML, with tables where tables go."""
     path = target / "pyproject.toml"
-    if not path.is_file():
-        return
     try:
-        document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        document = tomlkit.parse(text)
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
         raise AdoptError(f"pyproject.toml is not TOML ({error}): fix it first") from None
     for key in ("project", "tool", "dependency-groups"):
         if not isinstance(document.get(key, {}), dict):
             raise AdoptError(f"pyproject.toml: {key} must be a table: fix it first")
+    return text, document
 
 
 # -- files --------------------------------------------------------------------
@@ -290,10 +290,8 @@ def plan_gitignore(target: Path, new: dict[str, bytes], plan: Plan) -> None:
 # -- pyproject.toml ------------------------------------------------------------
 
 
-def pipeline_groups(pyproject: bytes | None) -> dict[str, Any]:
-    if pyproject is None:
-        return {}
-    groups = tomlkit.parse(pyproject.decode("utf-8")).get("dependency-groups", {})
+def pipeline_groups(document: Any) -> dict[str, Any]:
+    groups = document.get("dependency-groups", {}) if document is not None else {}
     return {name: value.unwrap() for name, value in groups.items() if name.startswith("pipeline-")}
 
 
@@ -338,16 +336,12 @@ def first_settings(ours: Any, found: dict[str, list[str]]) -> Any:
 
 
 def plan_pyproject(
-    target: Path, new: bytes, old: bytes | None, found: dict[str, list[str]], plan: Plan
+    theirs: tuple[str, Any], new: bytes, old: bytes | None, found: dict[str, list[str]], plan: Plan
 ) -> None:
-    path = target / "pyproject.toml"
-    try:
-        original = path.read_text(encoding="utf-8") if path.is_file() else ""
-        document = tomlkit.parse(original)
-    except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
-        raise AdoptError(f"pyproject.toml is not TOML ({error}): fix it first") from None
+    original, document = theirs
     ours = tomlkit.parse(new.decode("utf-8"))
-    theirs_groups, base_groups = pipeline_groups(new), pipeline_groups(old)
+    base = tomlkit.parse(old.decode("utf-8")) if old is not None else None
+    theirs_groups, base_groups = pipeline_groups(ours), pipeline_groups(base)
     groups = document.get("dependency-groups")
     if groups is None:
         groups = document["dependency-groups"] = tomlkit.table()
@@ -392,12 +386,8 @@ def default_branch(target: Path) -> str:
     return git.answer("symbolic-ref", "--short", "HEAD", cwd=target) or "main"
 
 
-def python_fit(target: Path, plan: Plan) -> None:
+def python_fit(target: Path, project: Any, plan: Plan) -> None:
     pipeline_python = (ROOT / "locks/python-version").read_text(encoding="utf-8").strip()
-    try:
-        project = tomlkit.parse((target / "pyproject.toml").read_text("utf-8")).get("project", {})
-    except (OSError, tomlkit.exceptions.ParseError):
-        project = {}
     wanted = str(project.get("requires-python", "")).strip()
     pinned = target / ".python-version"
     note = f"gates and tests run on {pipeline_python} (locks/python-version)"
@@ -424,7 +414,8 @@ def python_fit(target: Path, plan: Plan) -> None:
 # -- the run --------------------------------------------------------------------
 
 
-def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
+def make_plan(target: Path) -> Plan:
+    pyproject = read_pyproject(target)
     commit = source_commit()
     record = read_record(target)
     new = files_at(commit)
@@ -454,7 +445,7 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
         plan.found.append(("dependencies", ", ".join(manifests) or "none declared"))
     except PipelineError as error:
         plan.found.append(("dependencies", f"the deps gate will refuse them: {error}"))
-    python_fit(target, plan)
+    python_fit(target, pyproject[1].get("project", {}), plan)
     shipped = {name: content for name, content in new.items() if name != CODEOWNERS}
     previous = {n: c for n, c in old.items() if n != CODEOWNERS} if old is not None else None
     plan_files(target, shipped, previous, plan)
@@ -465,7 +456,7 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
         git.run_bytes("show", f"{record['commit']}:pyproject.toml", cwd=ROOT) if record else None
     )
     plan_pyproject(
-        target,
+        pyproject,
         git.run_bytes("show", f"{commit}:pyproject.toml", cwd=ROOT),
         base_pyproject,
         found,
@@ -480,7 +471,7 @@ def make_plan(target: Path) -> tuple[Plan, dict[str, str]]:
             (json.dumps(wanted, indent=2) + "\n").encode(),
             f"records {version} ({commit[:12]})",
         )
-    return plan, wanted
+    return plan
 
 
 def through_links(target: Path, plan: Plan) -> None:
@@ -578,7 +569,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     target = args.target.resolve()
     try:
         check_target(target, args.force)
-        plan, _ = make_plan(target)
+        plan = make_plan(target)
     except PipelineError as error:
         print(f"adopt: error: {console(str(error))}", file=sys.stderr)
         return 2
