@@ -47,9 +47,25 @@ def _packages_in(root: Path, folder: str) -> list[Package]:
             continue
         if child.is_dir() and (child / "__init__.py").is_file() and name.isidentifier():
             found.append(Package(name, relative))
+        elif folder == "src" and child.is_dir() and name.isidentifier():
+            # A namespace package (src/poetry/ holding core/): its packages, dotted.
+            found += [
+                Package(f"{name}.{package.name}", package.path)
+                for package in _packages_in(root, relative)
+                if "." not in package.name and not package.path.endswith(".py")
+            ]
         elif folder and child.suffix == ".py" and child.stem.isidentifier():
             found.append(Package(child.stem, relative))
     return found
+
+
+def import_name(path: PurePosixPath) -> str:
+    """The name a package or module at ``path`` is imported by: dotted below
+    ``src/`` (src/poetry/core is poetry.core), else its own name."""
+    stem = path.with_suffix("") if path.suffix == ".py" else path
+    if stem.parts[0] == "src" and len(stem.parts) > 1:
+        return ".".join(stem.parts[1:])
+    return stem.name
 
 
 def source_packages(root: Path, configured: settings.Settings) -> list[Package]:
@@ -60,7 +76,7 @@ def source_packages(root: Path, configured: settings.Settings) -> list[Package]:
         for entry in configured.source:
             path = PurePosixPath(entry)
             if (root / entry).exists():
-                packages.append(Package(path.stem if path.suffix == ".py" else path.name, entry))
+                packages.append(Package(import_name(path), entry))
             else:
                 found = [
                     p for p in _packages_in(root, "src") + _packages_in(root, "") if p.name == entry
