@@ -120,3 +120,7 @@ def filter_rows():
 if __name__ == "__main__":
     # ruleid: code-injection
     importlib.import_module(sys.argv[1])
+    # ruleid: code-injection
+    program = compile(input("python> "), "<stdin>", "exec")
+    # ok: code-injection
+    program = compile("print(1)", "<fixed>", "exec")

@@ -137,3 +137,11 @@ if __name__ == "__main__":
     os.system("grep -r " + sys.argv[1] + " /var/log")
     # ok: command-injection
     subprocess.run(["grep", "-r", "--", sys.argv[1], "/var/log"])
+    host = input("host (name or address): ")
+    # ruleid: command-injection
+    os.system(f"ping -c 1 {host}")
+    # ok: command-injection
+    subprocess.run(["ping", "-c", "1", "--", host])
+    archive = sys.argv[2]
+    # ruleid: command-injection
+    subprocess.call("tar xf " + archive, shell=True)

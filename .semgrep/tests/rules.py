@@ -62,6 +62,12 @@ app.run("127.0.0.1", **dict(port=5000, debug=True))
 safe_options = {"port": 5000, "debug": False}
 # ok: flask-debug-true
 app.run(**safe_options)
+spaced_options = {'debug' :  1, 'port': 5000}
+# ruleid: flask-debug-true
+app.run(**spaced_options)
+other_options = {"sqldebug": True, "use_debugger": False}
+# ok: flask-debug-true
+app.run(**other_options)
 
 # ruleid: flask-debug-true
 app.config["DEBUG"] = True
@@ -69,6 +75,10 @@ app.config["DEBUG"] = True
 app.config["DEBUG"] = False
 # ok: flask-debug-true
 app.config["TESTING"] = True
+# ruleid: flask-debug-true
+app.config[ 'DEBUG' ] = 1
+# ok: flask-debug-true
+app.config["DEBUG_TB_ENABLED"] = True
 # ruleid: flask-debug-true
 app.config.update(DEBUG=True)
 # ruleid: flask-debug-true

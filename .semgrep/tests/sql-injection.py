@@ -188,5 +188,10 @@ if __name__ == "__main__":
     db.execute("DELETE FROM users WHERE name = '%s'" % sys.argv[1])
     # ok: sql-injection
     db.execute("DELETE FROM users WHERE name = ?", (sys.argv[1],))
+    name = input("name: ")
+    # ruleid: sql-injection
+    db.execute(f"SELECT * FROM users WHERE name = '{name}'")
+    # ok: sql-injection
+    db.execute("SELECT * FROM users WHERE name = ?", (name,))
     # ok: sql-injection
     db.execute("SELECT count(*) FROM users")
