@@ -32,7 +32,7 @@ from tools import notify as webhook
 from tools.clock import utc_now
 from tools.errors import PipelineError
 from tools.pipeline import record, summary
-from tools.pipeline.progress import STILL_RUNNING_EVERY_S, Progress
+from tools.pipeline.progress import BLOCK_HEADER, STILL_RUNNING_EVERY_S, Progress
 from tools.reports import NOX_REPORT, PIPELINE_JSON, SUMMARY_MD
 from tools.text import console, console_line, last_line
 from tools.verdict import PipelineRecord, Status
@@ -44,10 +44,8 @@ DEFAULT_JOBS = "auto"
 # Long enough for nox to stop its sessions' process groups (SIGTERM, then SIGKILL).
 NOX_SHUTDOWN_S = 10.0
 
-# Under --parallel, nox prints each session's output as one block at its end,
-# headed by "========== ✓ lint: success, 2 seconds ==========".
-_BLOCK_HEADER = re.compile(r"^={10} \S+ (?P<name>[\w.()=,-]+): (?P<result>\w+)")
-# A block runs until the next one, the next start line, or nox's closing summary.
+# A session's block (progress.BLOCK_HEADER) runs until the next one, the next
+# start line, or nox's closing summary.
 _BLOCK_END = re.compile(r"^(Starting session |nox > Ran )")
 
 
@@ -112,7 +110,7 @@ class SessionLogs:
     _current: str | None = None
 
     def feed(self, line: str) -> None:
-        if header := _BLOCK_HEADER.match(line):
+        if header := BLOCK_HEADER.match(line):
             self._current = header["name"]
             self.lines[self._current] = []
             self.results[self._current] = {"result": header["result"]}

@@ -32,7 +32,10 @@ from tools.text import console
 STILL_RUNNING_EVERY_S = 30.0
 REDRAW_EVERY_S = 1.0
 _STARTED = re.compile(r"^Starting session (?P<name>[\w.()=,-]+)\.\.\.$")
-_ENDED = re.compile(r"^={10} \S+ (?P<name>[\w.()=,-]+): (?P<result>\w+)")
+# Under --parallel, nox prints each session's output as one block at its end,
+# headed by "========== ✓ lint: success, 2 seconds ==========" (SessionLogs
+# in __main__ splits the output at it too).
+BLOCK_HEADER = re.compile(r"^={10} \S+ (?P<name>[\w.()=,-]+): (?P<result>\w+)")
 # nox's words for a session's end, in the pipeline's words for a gate's.
 # ("aborted": a prerequisite failed, so the session never started.)
 VERDICTS = {"success": "passed", "failed": "failed", "skipped": "skipped", "aborted": "skipped"}
@@ -68,7 +71,7 @@ class Progress:
             self.out.write(line + "\n")
             if started := _STARTED.match(line):
                 self._start(started["name"])
-            elif ended := _ENDED.match(line):
+            elif ended := BLOCK_HEADER.match(line):
                 self._end(ended["name"], VERDICTS.get(ended["result"], ended["result"]))
             self._draw()
             self.out.flush()
