@@ -40,6 +40,11 @@ class PackError(PipelineError):
     """A pack could not be fetched or stored."""
 
 
+def registry() -> str:
+    """Where Semgrep fetches the packs from: SEMGREP_URL, as Semgrep itself reads it."""
+    return os.environ.get("SEMGREP_URL") or DEFAULT_REGISTRY
+
+
 def store() -> Path | None:
     value = (os.environ.get(STORE_ENV) or "").strip()
     return Path(value) if value else None
@@ -131,13 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a pack to fetch (repeatable; default: [tool.pipeline] semgrep-packs)",
     )
     args = options.parse_args(argv)
-    registry = os.environ.get("SEMGREP_URL") or DEFAULT_REGISTRY
     try:
         packs = tuple(args.pack) or settings.load().semgrep_packs
         if not packs:
             print("semgrep-packs: no pack is configured: nothing to fetch")
             return 0
-        fetched = fetch(packs, args.folder, registry)
+        fetched = fetch(packs, args.folder, registry())
     except (PipelineError, ValueError) as error:
         print(f"semgrep-packs: error: {error}", file=sys.stderr)
         return 2

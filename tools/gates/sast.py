@@ -58,7 +58,6 @@ from tools.verdict import Finding
 ROOT = Path.cwd()
 SARIF_REPORT = REPORTS / "sast.sarif"
 JSON_REPORT = REPORTS / "sast.json"
-DEFAULT_REGISTRY = "https://semgrep.dev"
 OFFLINE_NOTE = "registry packs skipped: offline"
 # Without these Semgrep checks for a newer version and sends metrics: on a closed
 # network the version check alone stalls a scan for about 100 s.
@@ -167,9 +166,8 @@ def semgrep(argv: list[str], *, timeout: float, what: str) -> tuple[int, str, st
 
 
 def registry_address() -> network.Address:
-    """Where Semgrep fetches the packs from: SEMGREP_URL, as Semgrep itself reads it."""
     try:
-        return network.address(os.environ.get("SEMGREP_URL") or DEFAULT_REGISTRY)
+        return network.address(semgrep_packs.registry())
     except ValueError as error:
         raise GateError(f"SEMGREP_URL {error}: fix or unset it") from None
 
