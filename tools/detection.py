@@ -26,20 +26,20 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import settings
+from tools import semgrep_rules, settings
 from tools.errors import PipelineError
 from tools.gates import lint
 from tools.gates.sast import QUIET_ENV, QUIET_FLAGS
-from tools.toolrun import tool_path
+from tools.text import last_line
+from tools.toolrun import run_tool
 
-RULES_DIR = Path(".semgrep")
-FIXTURES = RULES_DIR / "tests"
+RULES_DIR = Path(semgrep_rules.FOLDER)
+FIXTURES = RULES_DIR / semgrep_rules.TESTS
 BASELINE_RULES = (RULES_DIR / "rules.yml",)
 
 
@@ -106,20 +106,9 @@ def fixtures_in(folder: Path) -> list[Fixture]:
 
 
 def run(argv: Sequence[str], *, env: dict[str, str] | None = None) -> str:
-    try:
-        result = subprocess.run(
-            [tool_path(argv[0]), *argv[1:]],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-            env=env,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise DetectionError(f"{argv[0]} did not run: {error}") from None
+    result = run_tool(argv, timeout=TIMEOUT_S, what=argv[0], env=env)
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        raise DetectionError(f"{argv[0]} exited {result.returncode}: {last}")
+        raise DetectionError(f"{argv[0]} exited {result.returncode}: {last_line(result.stderr)}")
     return result.stdout
 
 
@@ -235,10 +224,6 @@ def cell(part: int, whole: int) -> str:
     return f"{part:>5}/{whole:<5} {percent(part, whole)}"
 
 
-def rule_files(folder: Path) -> tuple[Path, ...]:
-    return tuple(sorted(folder.glob("*.yml")))
-
-
 def ignore_list(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -246,7 +231,7 @@ def ignore_list(text: str | None) -> tuple[str, ...] | None:
 
 
 def measures(args: argparse.Namespace) -> list[Measure]:
-    rules = tuple(args.rules) if args.rules else rule_files(RULES_DIR)
+    rules = tuple(args.rules) if args.rules else semgrep_rules.pack().files
     ignore = ignore_list(args.ruff_ignore)
     if not args.compare:
         return [Measure("measure", rules, ignore or ())]
@@ -299,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(("\n" if index else "") + table(which, scores))
             if args.details and (listed := details(fixtures, hits)):
                 print(listed)
-    except DetectionError as error:
+    except PipelineError as error:
         print(f"detection: {error}", file=sys.stderr)
         return 2
     return 0
