@@ -105,7 +105,9 @@ def read_record(target: Path) -> dict[str, str] | None:
     return record
 
 
-def check_target(target: Path, force: bool) -> None:
+def check_target(target: Path, force: bool) -> list[str]:
+    """The target's tracked files, once it is known to be a clean repository
+    holding Python."""
     if not target.is_dir():
         raise AdoptError(f"{target} is not a directory")
     top = git.answer("rev-parse", "--show-toplevel", cwd=target)
@@ -121,6 +123,7 @@ def check_target(target: Path, force: bool) -> None:
     markers = {"pyproject.toml", "setup.py", "setup.cfg"}
     if not any(name.endswith(".py") or name in markers for name in tracked):
         raise AdoptError(f"{target} holds no Python: no .py file, pyproject.toml or setup.py")
+    return tracked
 
 
 def read_pyproject(target: Path) -> tuple[str, tomlkit.TOMLDocument]:
@@ -157,10 +160,13 @@ def merge3(ours: bytes, base: bytes, theirs: bytes, name: str) -> tuple[bytes, b
 
 
 def plan_files(
-    target: Path, new: dict[str, bytes], old: dict[str, bytes] | None, plan: Plan
+    target: Path,
+    tracked: list[str],
+    new: dict[str, bytes],
+    old: dict[str, bytes] | None,
+    plan: Plan,
 ) -> None:
     """Each installed file: added, updated, kept, merged, or a conflict."""
-    tracked = set(git.paths("ls-files", "-z", cwd=target))
     if old is None:
         own = sorted(name for name in tracked if name.startswith("tools/"))
         if own or "tools.py" in tracked:
@@ -247,14 +253,8 @@ def plan_codeowners(target: Path, new: dict[str, bytes], plan: Plan) -> None:
         return
     text = (target / existing).read_text(encoding="utf-8", errors="replace")
     # A pattern already owned keeps its owners: a later line would override them.
-    have = {
-        line.split()[0].lstrip("/") for line in text.splitlines() if line.strip() and line[0] != "#"
-    }
-    missing = [
-        line
-        for line in ours.splitlines()
-        if line.strip() and line[0] != "#" and line.split()[0].lstrip("/") not in have
-    ]
+    have = {pattern for _line, pattern in owner_lines(text)}
+    missing = [line for line, pattern in owner_lines(ours) if pattern not in have]
     if missing:
         block = "\n# The pipeline's policy files (nox -s adopt): name your security team.\n"
         tail = "" if text.endswith("\n") else "\n"
@@ -263,6 +263,16 @@ def plan_codeowners(target: Path, new: dict[str, bytes], plan: Plan) -> None:
             (text + tail + block + "\n".join(missing) + "\n").encode(),
             f"{len(missing)} entries appended",
         )
+
+
+def owner_lines(text: str) -> list[tuple[str, str]]:
+    """Each rule line of a CODEOWNERS text, with its path pattern (a leading
+    ``/`` dropped, so ``/tools/`` and ``tools/`` are one pattern)."""
+    return [
+        (line, line.split()[0].lstrip("/"))
+        for line in text.splitlines()
+        if line.strip() and line[0] != "#"
+    ]
 
 
 def plan_gitignore(target: Path, new: dict[str, bytes], plan: Plan) -> None:
@@ -295,21 +305,11 @@ def pipeline_groups(document: Any) -> dict[str, Any]:
     return {name: value.unwrap() for name, value in groups.items() if name.startswith("pipeline-")}
 
 
-def found_layout(target: Path, plan: Plan) -> dict[str, list[str]]:
+def found_layout(target: Path, tracked: list[str], plan: Plan) -> dict[str, list[str]]:
     """The layout adoption writes into [tool.pipeline], and what it shows."""
     defaults = settings.Settings()
-    packages = layout.source_packages(target, defaults)
     tests = layout.test_paths(target, defaults)
-    if not packages:
-        tracked = git.paths("ls-files", "-z", cwd=target)
-        modules = [
-            name
-            for name in tracked
-            if "/" not in name
-            and name.endswith(".py")
-            and name not in ("noxfile.py", "setup.py", "conftest.py")
-        ]
-        packages = [layout.Package(Path(name).stem, name) for name in modules]
+    packages = layout.source_packages(target, defaults) or layout.top_level_modules(tracked)
     source = [package.path for package in packages]
     plan.found.append(("source", ", ".join(source) or "none found"))
     plan.found.append(("tests", ", ".join(tests) or "none found (the test gate will say so)"))
@@ -414,7 +414,7 @@ def python_fit(target: Path, project: Any, plan: Plan) -> None:
 # -- the run --------------------------------------------------------------------
 
 
-def make_plan(target: Path) -> Plan:
+def make_plan(target: Path, tracked: list[str]) -> Plan:
     pyproject = read_pyproject(target)
     commit = source_commit()
     record = read_record(target)
@@ -438,7 +438,7 @@ def make_plan(target: Path) -> Plan:
     )
     branch = default_branch(target)
     plan.found.append(("default branch", branch))
-    found = found_layout(target, plan)
+    found = found_layout(target, tracked, plan)
     try:
         declared = discovery.discover(target).manifests
         manifests = [m.path for m in declared if m.owner != PIPELINE]
@@ -448,7 +448,7 @@ def make_plan(target: Path) -> Plan:
     python_fit(target, pyproject[1].get("project", {}), plan)
     shipped = {name: content for name, content in new.items() if name != CODEOWNERS}
     previous = {n: c for n, c in old.items() if n != CODEOWNERS} if old is not None else None
-    plan_files(target, shipped, previous, plan)
+    plan_files(target, tracked, shipped, previous, plan)
     plan_workflow(target, branch, plan)
     plan_codeowners(target, new, plan)
     plan_gitignore(target, shipped, plan)
@@ -568,8 +568,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = options.parse_args(given[: given.index("--")] if "--" in given else given)
     target = args.target.resolve()
     try:
-        check_target(target, args.force)
-        plan = make_plan(target)
+        plan = make_plan(target, check_target(target, args.force))
     except PipelineError as error:
         print(f"adopt: error: {console(str(error))}", file=sys.stderr)
         return 2

@@ -86,6 +86,19 @@ def source_packages(root: Path, configured: settings.Settings) -> list[Package]:
     return _packages_in(root, "src") or _packages_in(root, "")
 
 
+def top_level_modules(tracked: list[str]) -> list[Package]:
+    """A flat project's modules: the tracked ``*.py`` files at the top, but for
+    the pipeline's noxfile and the files that configure setuptools and pytest."""
+    return [
+        Package(PurePosixPath(name).stem, name)
+        for name in tracked
+        if "/" not in name
+        and name.endswith(".py")
+        and not is_pipeline_file(name)
+        and name not in ("setup.py", "conftest.py")
+    ]
+
+
 def test_paths(root: Path, configured: settings.Settings) -> list[str]:
     if configured.tests is not None:
         return list(configured.tests)

@@ -42,3 +42,11 @@ def test_a_named_path_is_imported_by_its_name_below_src(tmp_path: Path) -> None:
     for path, name in (("src/acme/widgets", "acme.widgets"), ("src/tool.py", "tool"),
                        ("app", "app"), ("app.py", "app")):  # fmt: skip
         assert layout.import_name(PurePosixPath(path)) == name
+
+
+def test_a_flat_project_is_its_top_level_modules_but_the_pipeline_and_config() -> None:
+    tracked = ["app.py", "noxfile.py", "setup.py", "conftest.py", "jobs.py", "pkg/mod.py", "a.md"]
+    assert layout.top_level_modules(tracked) == [
+        layout.Package("app", "app.py"),
+        layout.Package("jobs", "jobs.py"),
+    ]
