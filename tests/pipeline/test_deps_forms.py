@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import GateRun, clean_env, commit, new_repo, run_gate
+from helpers import GateRun, clean_env, commit, new_repo, poetry_lock, run_gate
 from package_index import build_wheel, serving
 
 from tools.deps import forms, requirements_txt
@@ -60,29 +60,7 @@ flask = "^2.2"
 [tool.poetry.group.test.dependencies]
 redis = { version = "*", markers = "python_version >= '3.11'" }
 """
-POETRY_LOCK = """# generated for the tests
-
-[[package]]
-name = "flask"
-version = "2.2.4"
-description = "A web framework"
-optional = false
-python-versions = ">=3.7"
-files = []
-
-[[package]]
-name = "redis"
-version = "7.0.10"
-description = "A client"
-optional = false
-python-versions = ">=3.7"
-files = []
-
-[metadata]
-lock-version = "2.1"
-python-versions = "^3.11"
-content-hash = "0"
-"""
+POETRY_LOCK = poetry_lock(("flask", "2.2.4"), ("redis", "7.0.10"))
 PYLOCK = """lock-version = "1.0"
 created-by = "tests"
 
