@@ -88,9 +88,7 @@ def test_the_policy_names_the_s_rules_that_do_not_block(tmp_path: Path) -> None:
 def test_lint_fits_the_repository_and_changes_no_file(tmp_path: Path) -> None:
     # A project whose ruff fixes on every run, selects no S rule and wants short
     # lines; its tests assert; its README shows badly formatted Python.
-    config = (
-        "[tool.ruff]\nfix = true\nline-length = 60\n\n[tool.ruff.lint]\nselect = ['E']\n"
-    )
+    config = "[tool.ruff]\nfix = true\nline-length = 60\n\n[tool.ruff.lint]\nselect = ['E']\n"
     files = {
         "pyproject.toml": config,
         "src/app.py": NO_TIMEOUT.replace("import requests\n", "import os, requests\n"),
